@@ -1,0 +1,304 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+)
+
+// ErrInvalid is wrapped by every validation error, so callers can tell bad input from
+// infrastructure failures with errors.Is.
+var ErrInvalid = errors.New("invalid event")
+
+// FieldError says which field of an event broke which rule.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrInvalid) true for every FieldError.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Input is an event as a client sends it to POST /v1/events, before validation.
+type Input struct {
+	EventID    string          `json:"event_id"`
+	AccountID  string          `json:"account_id"`
+	UserID     string          `json:"user_id"`
+	Name       string          `json:"name"`
+	Timestamp  string          `json:"timestamp"`
+	SentAt     string          `json:"sent_at"`
+	Properties json.RawMessage `json:"properties"`
+}
+
+// Build validates the input against the contract and returns the accepted event with its
+// timestamp corrected for clock skew. receivedAt is the gateway's clock.
+func (in *Input) Build(receivedAt time.Time) (Event, error) {
+	ev := Event{
+		EventID:    in.EventID,
+		AccountID:  in.AccountID,
+		UserID:     in.UserID,
+		Name:       in.Name,
+		ReceivedAt: receivedAt.UTC(),
+		Properties: in.Properties,
+	}
+	if in.Timestamp == "" {
+		return ev, fieldErr("timestamp", "is required")
+	}
+	ts, err := parseTime(in.Timestamp)
+	if err != nil {
+		return ev, fieldErr("timestamp", "%v", err)
+	}
+	ev.OriginalTimestamp = ts
+	if in.SentAt != "" {
+		sa, err := parseTime(in.SentAt)
+		if err != nil {
+			return ev, fieldErr("sent_at", "%v", err)
+		}
+		ev.SentAt = sa
+	}
+	if err := ev.Validate(); err != nil {
+		return ev, err
+	}
+	ev.Correct()
+	return ev, nil
+}
+
+// minTime rejects timestamps that are certainly a client bug (zero values, seconds taken for
+// milliseconds) rather than letting them land in 1970 partitions.
+var minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", s)
+	}
+	if t.Before(minTime) {
+		return time.Time{}, fmt.Errorf("%q is before 2000-01-01", s)
+	}
+	return t.UTC(), nil
+}
+
+// Validate checks every field rule of the contract, including the property rules of the
+// reserved names. It does not look at the timestamps: Build parses those.
+func (e *Event) Validate() error {
+	if err := checkString("event_id", e.EventID, MaxEventIDLen); err != nil {
+		return err
+	}
+	if err := checkString("account_id", e.AccountID, MaxAccountIDLen); err != nil {
+		return err
+	}
+	if err := checkString("name", e.Name, MaxNameLen); err != nil {
+		return err
+	}
+	kind := e.Kind()
+	if kind == KindUnknownReserved {
+		return fieldErr("name", "%q is not a reserved name: names starting with '$' are reserved", e.Name)
+	}
+	if kind != KindAccount || e.UserID != "" {
+		if err := checkString("user_id", e.UserID, MaxUserIDLen); err != nil {
+			return err
+		}
+	}
+	if err := checkProperties(e.Properties); err != nil {
+		return err
+	}
+	return validateReserved(kind, e.Properties)
+}
+
+func checkString(field, v string, max int) error {
+	switch {
+	case v == "":
+		return fieldErr(field, "is required")
+	case len(v) > max*4 || utf8.RuneCountInString(v) > max:
+		return fieldErr(field, "is longer than %d characters", max)
+	case !utf8.ValidString(v):
+		return fieldErr(field, "is not valid UTF-8")
+	}
+	return nil
+}
+
+func checkProperties(p json.RawMessage) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if len(p) > MaxPropertiesBytes {
+		return fieldErr("properties", "is %d bytes encoded, over the limit of %d", len(p), MaxPropertiesBytes)
+	}
+	t := bytes.TrimLeft(p, " \t\r\n")
+	if bytes.Equal(t, []byte("null")) {
+		return nil
+	}
+	if len(t) == 0 || t[0] != '{' {
+		return fieldErr("properties", "must be a JSON object")
+	}
+	return nil
+}
+
+// AccountTraits are the properties of a $account event that engage understands. Pointers are
+// nil when the trait was not sent: a $account event updates only the traits it carries.
+type AccountTraits struct {
+	Seats  *int64   `json:"seats"`
+	Plan   *string  `json:"plan"`
+	MRR    *float64 `json:"mrr"`
+	Status *string  `json:"status"`
+}
+
+// Account statuses (billing state) from the contract.
+const (
+	StatusTrialing = "trialing"
+	StatusActive   = "active"
+	StatusPastDue  = "past_due"
+	StatusCanceled = "canceled"
+)
+
+// ParseAccountTraits decodes and checks the traits of a $account event.
+func ParseAccountTraits(props json.RawMessage) (AccountTraits, error) {
+	var raw struct {
+		Seats  json.RawMessage `json:"seats"`
+		Plan   json.RawMessage `json:"plan"`
+		MRR    json.RawMessage `json:"mrr"`
+		Status json.RawMessage `json:"status"`
+	}
+	var tr AccountTraits
+	if len(props) == 0 {
+		return tr, nil
+	}
+	if err := json.Unmarshal(props, &raw); err != nil {
+		return tr, fieldErr("properties", "%v", err)
+	}
+	if isSet(raw.Seats) {
+		f, err := number("properties.seats", raw.Seats)
+		if err != nil {
+			return tr, err
+		}
+		if f < 0 || f != math.Trunc(f) || f > 1e12 {
+			return tr, fieldErr("properties.seats", "must be a non-negative integer, got %s", raw.Seats)
+		}
+		n := int64(f)
+		tr.Seats = &n
+	}
+	if isSet(raw.Plan) {
+		var s string
+		if err := json.Unmarshal(raw.Plan, &s); err != nil || s == "" || len(s) > 64 {
+			return tr, fieldErr("properties.plan", "must be a non-empty string of at most 64 bytes, got %s", raw.Plan)
+		}
+		tr.Plan = &s
+	}
+	if isSet(raw.MRR) {
+		f, err := number("properties.mrr", raw.MRR)
+		if err != nil {
+			return tr, err
+		}
+		if f < 0 {
+			return tr, fieldErr("properties.mrr", "must not be negative, got %s", raw.MRR)
+		}
+		tr.MRR = &f
+	}
+	if isSet(raw.Status) {
+		var s string
+		_ = json.Unmarshal(raw.Status, &s)
+		switch s {
+		case StatusTrialing, StatusActive, StatusPastDue, StatusCanceled:
+		default:
+			return tr, fieldErr("properties.status", "must be one of trialing, active, past_due, canceled, got %s", raw.Status)
+		}
+		tr.Status = &s
+	}
+	return tr, nil
+}
+
+func isSet(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
+
+func number(field string, raw json.RawMessage) (float64, error) {
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, fieldErr(field, "must be a number, got %s", raw)
+	}
+	return f, nil
+}
+
+// Score decodes properties.score of a $nps or $csat answer and checks its range.
+func Score(props json.RawMessage, min, max int) (int, error) {
+	var raw struct {
+		Score json.RawMessage `json:"score"`
+	}
+	if len(props) > 0 {
+		if err := json.Unmarshal(props, &raw); err != nil {
+			return 0, fieldErr("properties", "%v", err)
+		}
+	}
+	if !isSet(raw.Score) {
+		return 0, fieldErr("properties.score", "is required")
+	}
+	f, err := number("properties.score", raw.Score)
+	if err != nil {
+		return 0, err
+	}
+	if f != math.Trunc(f) || f < float64(min) || f > float64(max) {
+		return 0, fieldErr("properties.score", "must be an integer from %d to %d, got %s", min, max, raw.Score)
+	}
+	return int(f), nil
+}
+
+// Renewed decodes properties.renewed of a $renewal event.
+func Renewed(props json.RawMessage) (bool, error) {
+	var raw struct {
+		Renewed *bool `json:"renewed"`
+	}
+	if len(props) > 0 {
+		if err := json.Unmarshal(props, &raw); err != nil {
+			return false, fieldErr("properties.renewed", "must be a boolean")
+		}
+	}
+	if raw.Renewed == nil {
+		return false, fieldErr("properties.renewed", "is required (true or false)")
+	}
+	return *raw.Renewed, nil
+}
+
+func validateReserved(kind Kind, props json.RawMessage) error {
+	var err error
+	switch kind {
+	case KindAccount:
+		_, err = ParseAccountTraits(props)
+	case KindNPS:
+		_, err = Score(props, 0, 10)
+	case KindCSAT:
+		_, err = Score(props, 1, 5)
+	case KindRenewal:
+		_, err = Renewed(props)
+	case KindTicket:
+		err = checkSeverity(props)
+	}
+	return err
+}
+
+func checkSeverity(props json.RawMessage) error {
+	if len(props) == 0 {
+		return nil
+	}
+	var raw struct {
+		Severity json.RawMessage `json:"severity"`
+	}
+	if err := json.Unmarshal(props, &raw); err != nil {
+		return fieldErr("properties", "%v", err)
+	}
+	if !isSet(raw.Severity) {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(raw.Severity, &s); err != nil || len(s) > 64 {
+		return fieldErr("properties.severity", "must be a string of at most 64 bytes, got %s", raw.Severity)
+	}
+	return nil
+}

@@ -1,0 +1,25 @@
+// Package kafka holds engage's topic names and the franz-go client set-up that every service
+// shares: producer settings that make an acknowledgement mean "durable on every in-sync
+// replica", and topic creation for a fresh cluster.
+package kafka
+
+// Topic names from the public contract (README, "Kafka topics").
+const (
+	TopicEvents        = "engagement.events"
+	TopicEventsDLQ     = "engagement.events.dlq"
+	TopicHealthChanges = "engagement.health.changes"
+)
+
+// Header names written on dead-lettered records.
+const (
+	HeaderDLQReason = "engage-dlq-reason"
+	HeaderDLQSource = "engage-dlq-source" // topic/partition@offset of the original record
+	HeaderDLQWorker = "engage-dlq-worker" // which worker gave up on it
+)
+
+// DefaultPartitions is how many partitions a fresh cluster gets per topic: enough for 8
+// worker instances to share the load, few enough for a laptop.
+const DefaultPartitions = 8
+
+// Topics lists every topic engage creates on a fresh cluster.
+var Topics = []string{TopicEvents, TopicEventsDLQ, TopicHealthChanges}
