@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -70,6 +71,12 @@ func (in *Input) Build(receivedAt time.Time) (Event, error) {
 		return ev, err
 	}
 	ev.Correct()
+	if ev.Timestamp.Before(minTime) {
+		// A sent_at years ahead of our clock moves the timestamp back as far (Correct adds
+		// received_at − sent_at); past 2000 it is as certainly a client bug as a timestamp
+		// there, and the duration saturates near 292 years anyway.
+		return ev, fieldErr("sent_at", "%s is so far ahead of the gateway's clock that the corrected timestamp falls before 2000-01-01", quoteShort(in.SentAt))
+	}
 	return ev, nil
 }
 
@@ -80,12 +87,26 @@ var minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 time", s)
+		return time.Time{}, fmt.Errorf("%s is not an RFC 3339 time", quoteShort(s))
 	}
 	if t.Before(minTime) {
-		return time.Time{}, fmt.Errorf("%q is before 2000-01-01", s)
+		return time.Time{}, fmt.Errorf("%s is before 2000-01-01", quoteShort(s))
 	}
 	return t.UTC(), nil
+}
+
+// quoteShort quotes a client's value for an error message, cut to 64 bytes: errors are
+// echoed in responses and logs, and a megabyte-long "timestamp" must not be echoed whole.
+func quoteShort(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return strconv.Quote(s)
+	}
+	n := limit
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strconv.Quote(s[:n]) + "…"
 }
 
 // Validate checks every field rule of the contract, including the property rules of the
@@ -133,6 +154,11 @@ func checkProperties(p json.RawMessage) error {
 	}
 	if len(p) > MaxPropertiesBytes {
 		return fieldErr("properties", "is %d bytes encoded, over the limit of %d", len(p), MaxPropertiesBytes)
+	}
+	if !utf8.Valid(p) {
+		// encoding/json keeps raw bytes of a RawMessage as they came; JSON text is UTF-8
+		// (RFC 8259), and ClickHouse's JSON functions and the workers rely on it.
+		return fieldErr("properties", "is not valid UTF-8")
 	}
 	t := bytes.TrimLeft(p, " \t\r\n")
 	if bytes.Equal(t, []byte("null")) {

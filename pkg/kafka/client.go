@@ -1,0 +1,119 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
+)
+
+// ProducerOpts are the producer settings engage relies on for "acknowledged means durable":
+// acks from every in-sync replica and the idempotent producer (franz-go's default, stated here
+// so that nobody turns it off by accident), so broker-side retries never write a record twice
+// nor reorder one account's records. Keys are hashed with the Java client's murmur2, so a
+// record for an account lands on the partition any other Kafka client would pick.
+func ProducerOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(2 * time.Millisecond),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.RecordDeliveryTimeout(30 * time.Second),
+	}
+}
+
+// ClientOpts are the options every engage client starts with.
+func ClientOpts(brokers []string, clientID string, log *zap.Logger) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.ClientID(clientID),
+		kgo.DialTimeout(5 * time.Second),
+	}
+	if log != nil {
+		opts = append(opts, kgo.WithLogger(zapLogger{log.Named("kafka")}))
+	}
+	return opts
+}
+
+// EnsureTopics creates the named topics that do not exist yet. An existing topic is left
+// as it is, whatever its partition count: repartitioning would move accounts between
+// partitions and is an operator's decision.
+func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int32, replication int16, topics ...string) error {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 10_000
+	for _, t := range topics {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic = t
+		rt.NumPartitions = partitions
+		rt.ReplicationFactor = replication
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("creating topics %v: %w", topics, err)
+	}
+	var errs []error
+	for _, t := range resp.Topics {
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("creating topic %s: %w", t.Topic, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// zapLogger adapts zap to kgo.Logger. franz-go logs at info for routine events (metadata
+// refreshes, group joins); those are debug-level noise for an engage operator, so levels are
+// shifted one down except for errors and warnings.
+type zapLogger struct{ l *zap.Logger }
+
+func (z zapLogger) Level() kgo.LogLevel {
+	if z.l.Core().Enabled(zap.DebugLevel) {
+		return kgo.LogLevelInfo
+	}
+	return kgo.LogLevelWarn
+}
+
+func (z zapLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
+	fields := make([]zap.Field, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, _ := kv[i].(string)
+		fields = append(fields, zap.Any(k, kv[i+1]))
+	}
+	switch level {
+	case kgo.LogLevelError:
+		z.l.Error(msg, fields...)
+	case kgo.LogLevelWarn:
+		z.l.Warn(msg, fields...)
+	default:
+		z.l.Debug(msg, fields...)
+	}
+}
+
+// TopicConfig says how EnsureTopicsAt creates missing topics.
+type TopicConfig struct {
+	// Partitions per topic. Default 8 (DefaultPartitions).
+	Partitions int
+	// Replication factor. Default 1 (dev); use 3 on a production cluster.
+	Replication int
+}
+
+// EnsureTopicsAt connects to brokers with a short-lived client and creates engage's topics
+// that are missing, so a fresh Kafka cluster (with auto-creation off, as it should be) works.
+func EnsureTopicsAt(ctx context.Context, brokers []string, tc TopicConfig) error {
+	if tc.Partitions < 1 || tc.Replication < 1 {
+		return fmt.Errorf("topic config %+v: partitions and replication must be positive", tc)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DialTimeout(5*time.Second))
+	if err != nil {
+		return fmt.Errorf("connecting to %v: %w", brokers, err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return EnsureTopics(ctx, cl, int32(tc.Partitions), int16(tc.Replication), Topics...)
+}

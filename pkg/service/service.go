@@ -1,0 +1,100 @@
+// Package service is the runtime every engage service shares: configuration from flags with
+// environment fallbacks, the zap logger, the admin endpoints (/healthz, /readyz, /metrics),
+// and a run group that starts components and stops them in reverse order.
+//
+// It holds no domain logic. A service's main.go reads its flags, builds its components from
+// the domain packages, and hands them to Run; everything that makes services behave alike
+// (log format, health semantics, shutdown order and deadline) lives here once.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Component is one long-running part of a service: an HTTP server, a consumer loop.
+// Run blocks until ctx is cancelled or the component fails; after ctx is cancelled it must
+// finish its in-flight work and return within the shutdown deadline.
+type Component struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// ShutdownTimeout bounds how long Run waits for components after the first one stops.
+// make run promises that Ctrl-C stops everything within 10 s, and the supervisor gives each
+// service a little less than that.
+const ShutdownTimeout = 8 * time.Second
+
+// SignalContext returns a context cancelled on SIGINT or SIGTERM.
+func SignalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// Run starts every component and returns when ctx is cancelled or any component returns.
+// Components are stopped in reverse order of start: a consumer stops before the store it
+// writes to, an HTTP server before the producer behind it. The first component error is
+// returned; a clean shutdown after ctx is cancelled returns nil.
+func Run(ctx context.Context, log *zap.Logger, comps ...Component) error {
+	type result struct {
+		idx int
+		err error
+	}
+	cancels := make([]context.CancelFunc, len(comps))
+	done := make([]chan struct{}, len(comps))
+	results := make(chan result, len(comps))
+	for i, c := range comps {
+		cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		cancels[i] = cancel
+		done[i] = make(chan struct{})
+		go func(i int, c Component) {
+			defer close(done[i])
+			err := c.Run(cctx)
+			results <- result{i, err}
+		}(i, c)
+		log.Debug("component started", zap.String("component", c.Name))
+	}
+
+	var first error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", zap.String("cause", context.Cause(ctx).Error()))
+	case r := <-results:
+		if r.err != nil && !errors.Is(r.err, context.Canceled) {
+			first = fmt.Errorf("%s: %w", comps[r.idx].Name, r.err)
+			log.Error("component failed, shutting down", zap.String("component", comps[r.idx].Name), zap.Error(r.err))
+		} else {
+			first = fmt.Errorf("%s stopped unexpectedly", comps[r.idx].Name)
+			log.Error("component stopped unexpectedly, shutting down", zap.String("component", comps[r.idx].Name))
+		}
+	}
+
+	deadline := time.NewTimer(ShutdownTimeout)
+	defer deadline.Stop()
+	for i := len(comps) - 1; i >= 0; i-- {
+		cancels[i]()
+		select {
+		case <-done[i]:
+			log.Debug("component stopped", zap.String("component", comps[i].Name))
+		case <-deadline.C:
+			log.Error("component did not stop in time", zap.String("component", comps[i].Name), zap.Duration("deadline", ShutdownTimeout))
+			if first == nil {
+				first = fmt.Errorf("%s did not stop within %s", comps[i].Name, ShutdownTimeout)
+			}
+			return first
+		}
+	}
+	for len(results) > 0 {
+		r := <-results
+		if r.err != nil && !errors.Is(r.err, context.Canceled) && first == nil {
+			first = fmt.Errorf("%s: %w", comps[r.idx].Name, r.err)
+		}
+	}
+	return first
+}

@@ -1,0 +1,68 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrConfig is wrapped by every error of Config.Validate.
+var ErrConfig = errors.New("invalid session config")
+
+// Config holds the sessionization rules. The zero value is not valid: start from
+// DefaultConfig.
+type Config struct {
+	// SessionTimeout: a gap longer than this starts a new session. Default 30 min; at most
+	// 24 h, so that a session never spans a UTC day without an event on it.
+	SessionTimeout time.Duration
+	// IdleThreshold: gaps up to this (inclusive) count as active time. Default 5 min; positive
+	// and at most SessionTimeout (a longer gap would end the session anyway).
+	IdleThreshold time.Duration
+	// Lateness: how far an event may precede its user's newest event and still be
+	// sessionized. Default 1 h; zero accepts no out-of-order event.
+	Lateness time.Duration
+}
+
+// DefaultConfig returns the contract's defaults: 30 min timeout, 5 min idle, 1 h lateness.
+func DefaultConfig() Config {
+	return Config{SessionTimeout: 30 * time.Minute, IdleThreshold: 5 * time.Minute, Lateness: time.Hour}
+}
+
+// Validate reports the first field that breaks a rule, naming it.
+func (c Config) Validate() error {
+	if err := wholeMs("SessionTimeout", c.SessionTimeout); err != nil {
+		return err
+	}
+	if c.SessionTimeout <= 0 || c.SessionTimeout > 24*time.Hour {
+		return fmt.Errorf("%w: SessionTimeout %v must be in (0, 24h]", ErrConfig, c.SessionTimeout)
+	}
+	if err := wholeMs("IdleThreshold", c.IdleThreshold); err != nil {
+		return err
+	}
+	if c.IdleThreshold <= 0 || c.IdleThreshold > c.SessionTimeout {
+		return fmt.Errorf("%w: IdleThreshold %v must be in (0, SessionTimeout=%v]", ErrConfig, c.IdleThreshold, c.SessionTimeout)
+	}
+	if err := wholeMs("Lateness", c.Lateness); err != nil {
+		return err
+	}
+	if c.Lateness < 0 {
+		return fmt.Errorf("%w: Lateness %v must not be negative", ErrConfig, c.Lateness)
+	}
+	return nil
+}
+
+// wholeMs rejects sub-millisecond durations: the rules are applied to millisecond timestamps,
+// and silently truncating 5m0.5ms to 5m would move the "exactly the threshold" boundary.
+func wholeMs(field string, d time.Duration) error {
+	if d%time.Millisecond != 0 {
+		return fmt.Errorf("%w: %s %v is not a whole number of milliseconds", ErrConfig, field, d)
+	}
+	return nil
+}
+
+// FinalBefore returns the End below which a session of a user whose newest accepted event is
+// at newest (unix ms) is final: no event accepted from then on can join or precede it. The
+// stream worker uses it to choose which stored events to pass to Restore.
+func (c Config) FinalBefore(newest int64) int64 {
+	return newest - c.Lateness.Milliseconds() - c.SessionTimeout.Milliseconds()
+}

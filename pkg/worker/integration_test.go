@@ -1,0 +1,333 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/engage-oss/engage/pkg/chstore"
+	"github.com/engage-oss/engage/pkg/event"
+	"github.com/engage-oss/engage/pkg/kafka"
+	"github.com/engage-oss/engage/pkg/testenv"
+	"github.com/engage-oss/engage/pkg/worker"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// fixture is one account with a session across midnight, two sessions merged by a late
+// event, a duplicate, an event beyond the allowed lateness, a one-event session of a second
+// user, and a $account event. Times are UTC on 2026-11-20 (day 1) and 2026-11-21 (day 2).
+//
+// Hand computation, user u1:
+//
+//	S1: 23:58 product, 00:01 heartbeat, 00:04 product. Gaps 3 min and 3 min, both active.
+//	    Day 1 gets 23:58→24:00 = 120 s; day 2 gets 00:00→00:01 + 00:01→00:04 = 240 s.
+//	    active 360 s, 3 events.
+//	B:  01:00 product, 01:02 $hidden, 01:10 product, 01:12 product. 01:00→01:02 active
+//	    (120 s); 01:02→01:10 follows $hidden: idle; 01:10→01:12 active (120 s).
+//	C:  01:50 product, 01:51 product: 38 min after B, so a new session at first; 60 s.
+//	late 01:31 product arrives after C: gaps 01:12→01:31 and 01:31→01:50 are 19 min, within
+//	    the 30 min timeout, so B and C merge into S2; both gaps exceed the 5 min idle
+//	    threshold, so S2 = 240 + 60 = 300 s with 7 events.
+//	duplicate of the 01:10 event: ignored.
+//	too late: a product event at 00:30 on day 2 sent last, 81 min before u1's newest
+//	    (01:51): beyond the 1 h lateness, stored raw only.
+//
+// User u2: one product event at 12:00 day 2: a session of 0 s.
+type fixtureEvent struct {
+	id, user, name, at string
+}
+
+var fixture = []fixtureEvent{
+	{"s1-a", "u1", "dashboard.viewed", "2026-11-20T23:58:00Z"},
+	{"s1-b", "u1", "$heartbeat", "2026-11-21T00:01:00Z"},
+	{"s1-c", "u1", "report.exported", "2026-11-21T00:04:00Z"},
+	{"b-1", "u1", "dashboard.viewed", "2026-11-21T01:00:00Z"},
+	{"b-2", "u1", "$hidden", "2026-11-21T01:02:00Z"},
+	{"b-3", "u1", "report.viewed", "2026-11-21T01:10:00Z"},
+	{"b-4", "u1", "report.viewed", "2026-11-21T01:12:00Z"},
+	{"c-1", "u1", "invoice.created", "2026-11-21T01:50:00Z"},
+	{"c-2", "u1", "invoice.sent", "2026-11-21T01:51:00Z"},
+	{"late-merge", "u1", "search.used", "2026-11-21T01:31:00Z"},
+	{"b-3", "u1", "report.viewed", "2026-11-21T01:10:00Z"}, // duplicate
+	{"too-late", "u1", "search.used", "2026-11-21T00:30:00Z"},
+	{"u2-1", "u2", "dashboard.viewed", "2026-11-21T12:00:00Z"},
+	{"acct-1", "", "$account", "2026-11-21T12:00:00Z"},
+}
+
+func fixtureEvents(t *testing.T, account string) []event.Event {
+	t.Helper()
+	var out []event.Event
+	for _, f := range fixture {
+		in := event.Input{EventID: f.id, AccountID: account, UserID: f.user, Name: f.name, Timestamp: f.at}
+		if f.name == event.NameAccount {
+			in.Properties = []byte(`{"seats":5,"plan":"pro","status":"active","mrr":500}`)
+		}
+		ev, err := in.Build(time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatalf("fixture event %s: %v", f.id, err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+const (
+	wantSessions = `u1 2026-11-20 23:58:00 2026-11-21 00:04:00 360 3
+u1 2026-11-21 01:00:00 2026-11-21 01:51:00 300 7
+u2 2026-11-21 12:00:00 2026-11-21 12:00:00 0 1`
+	wantUserDaily = `u1 2026-11-20 120 1 1
+u1 2026-11-21 540 1 9
+u2 2026-11-21 0 1 1`
+	wantAccountDaily = `2026-11-20 1 120 1 1
+2026-11-21 2 540 2 10`
+)
+
+type stack struct {
+	brokers []string
+	conn    driver.Conn
+	store   *chstore.Store
+}
+
+func newStack(t *testing.T) *stack {
+	_, brokers := testenv.Kafka(t)
+	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
+	return &stack{brokers: brokers, conn: conn, store: chstore.New(conn)}
+}
+
+func (s *stack) publish(t *testing.T, evs []event.Event) {
+	t.Helper()
+	cl, err := kgo.NewClient(append(kafka.ClientOpts(s.brokers, "test-producer", nil), kafka.ProducerOpts()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// One event per request, in order, as a client would send them.
+	pub := kafka.NewPublisher(cl, kafka.TopicEvents)
+	for _, ev := range evs {
+		if err := pub.Publish(context.Background(), []event.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runWorker starts a worker and returns a stop function that cancels it and waits.
+func (s *stack) runWorker(t *testing.T, store worker.Store, name string) (stop func()) {
+	t.Helper()
+	cfg := worker.DefaultConfig()
+	cfg.FlushInterval = 50 * time.Millisecond
+	cfg.Name = name
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named(name)
+	w, err := worker.New(cfg, append(kafka.ClientOpts(s.brokers, name, nil),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(500*time.Millisecond)),
+		store, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("worker %s: %v", name, err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Errorf("worker %s did not stop", name)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func query(t *testing.T, conn driver.Conn, q string, args ...any) string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		types := rows.ColumnTypes()
+		vals := make([]any, len(types))
+		for i, ct := range types {
+			switch ct.DatabaseTypeName() {
+			case "String":
+				vals[i] = new(string)
+			case "DateTime":
+				vals[i] = new(time.Time)
+			case "Date":
+				vals[i] = new(time.Time)
+			case "Float64":
+				vals[i] = new(float64)
+			case "UInt64":
+				vals[i] = new(uint64)
+			case "UInt32":
+				vals[i] = new(uint32)
+			default:
+				t.Fatalf("query helper: column type %s", ct.DatabaseTypeName())
+			}
+		}
+		if err := rows.Scan(vals...); err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for i, v := range vals {
+			switch x := v.(type) {
+			case *string:
+				parts = append(parts, *x)
+			case *time.Time:
+				if types[i].DatabaseTypeName() == "Date" {
+					parts = append(parts, x.UTC().Format("2006-01-02"))
+				} else {
+					parts = append(parts, x.UTC().Format("2006-01-02 15:04:05"))
+				}
+			case *float64:
+				parts = append(parts, fmt.Sprint(*x))
+			case *uint64:
+				parts = append(parts, fmt.Sprint(*x))
+			case *uint32:
+				parts = append(parts, fmt.Sprint(*x))
+			}
+		}
+		lines = append(lines, strings.Join(parts, " "))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// checkFor polls fn until it returns nil or the timeout passes.
+func checkFor(t *testing.T, timeout time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func expectViews(t *testing.T, conn driver.Conn, account string) {
+	t.Helper()
+	checks := []struct{ name, q, want string }{
+		{"sessions", `SELECT user_id, started_at, ended_at, active_seconds, event_count FROM sessions WHERE account_id = ?`, wantSessions},
+		{"user_daily", `SELECT user_id, day, active_seconds, sessions, events FROM user_daily WHERE account_id = ?`, wantUserDaily},
+		{"account_daily", `SELECT day, toUInt64(dau), active_seconds, sessions, events FROM account_daily WHERE account_id = ?`, wantAccountDaily},
+		{"events", `SELECT toString(count()) FROM events WHERE account_id = ?`, "13"},
+		{"late", `SELECT event_id FROM events_raw FINAL WHERE account_id = ? AND late = 1`, "too-late"},
+	}
+	checkFor(t, 20*time.Second, func() error {
+		for _, c := range checks {
+			if got := query(t, conn, c.q, account); got != c.want {
+				return fmt.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
+			}
+		}
+		return nil
+	})
+}
+
+// TestFixtureViews sends the fixture through Kafka to one worker and checks every view
+// against the hand-computed values.
+func TestFixtureViews(t *testing.T) {
+	s := newStack(t)
+	s.publish(t, fixtureEvents(t, "acme"))
+	s.runWorker(t, s.store, "w1")
+	expectViews(t, s.conn, "acme")
+}
+
+// crashingStore stores session rows of one batch and then fails, as a worker killed between
+// two inserts would, and makes the worker give up without committing.
+type crashingStore struct {
+	*chstore.Store
+	writes    atomic.Int32
+	crashAt   int32
+	crashed   chan struct{}
+	crashOnce sync.Once
+}
+
+func (c *crashingStore) Write(ctx context.Context, b *worker.Batch) error {
+	if c.writes.Add(1) == c.crashAt {
+		partial := &worker.Batch{Sessions: b.Sessions, Days: b.Days}
+		if err := c.Store.Write(ctx, partial); err != nil {
+			return err
+		}
+		c.crashOnce.Do(func() { close(c.crashed) })
+		<-ctx.Done()
+		return errors.New("crashed")
+	}
+	return c.Store.Write(ctx, b)
+}
+
+// TestCrashMidBatchThenRestart pins exactly-once across a crash: the first worker stores
+// only part of a batch and dies without committing; a second worker restores sessions from
+// ClickHouse, gets the uncommitted records again, and the views equal the hand computation.
+func TestCrashMidBatchThenRestart(t *testing.T) {
+	s := newStack(t)
+	evs := fixtureEvents(t, "acme")
+	// First half, processed and committed.
+	s.publish(t, evs[:5])
+	stop := s.runWorker(t, s.store, "w1")
+	checkFor(t, 20*time.Second, func() error {
+		if got := query(t, s.conn, `SELECT toString(count()) FROM events WHERE account_id = 'acme'`); got != "5" {
+			return fmt.Errorf("events: %s", got)
+		}
+		return nil
+	})
+	stop()
+
+	// The rest reaches a worker that crashes after writing session rows only.
+	crash := &crashingStore{Store: s.store, crashAt: 1, crashed: make(chan struct{})}
+	stop = s.runWorker(t, crash, "w2")
+	s.publish(t, evs[5:])
+	select {
+	case <-crash.crashed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker never reached the crash point")
+	}
+	stop()
+
+	s.runWorker(t, s.store, "w3")
+	expectViews(t, s.conn, "acme")
+}
+
+// TestTwoWorkersShareAccounts: many accounts spread over partitions, two worker instances in
+// one group, give the same views as one.
+func TestTwoWorkersShareAccounts(t *testing.T) {
+	s := newStack(t)
+	var all []event.Event
+	for i := range 16 {
+		all = append(all, fixtureEvents(t, fmt.Sprintf("acct-%02d", i))...)
+	}
+	s.runWorker(t, s.store, "w1")
+	s.runWorker(t, s.store, "w2")
+	s.publish(t, all)
+	for i := range 16 {
+		expectViews(t, s.conn, fmt.Sprintf("acct-%02d", i))
+	}
+}
