@@ -20,8 +20,9 @@ deps: ## install missing system dependencies (ClickHouse from Debian's packages)
 
 build: ## build every service and tool into bin/
 	@mkdir -p $(BIN)
-	@for s in $(SERVICES); do [ -d services/$$s ] && $(GO) build -o $(BIN)/$$s ./services/$$s || exit 1; done
-	@for t in $(TOOLS); do [ -d tools/$$t ] && { $(GO) build -o $(BIN)/$$t ./tools/$$t || exit 1; }; done; true
+	@for d in $(addprefix services/,$(SERVICES)) $(addprefix tools/,$(TOOLS)); do \
+	  if [ -d $$d ]; then $(GO) build -o $(BIN)/$$(basename $$d) ./$$d || exit 1; fi; \
+	done
 
 run: deps build ## start the whole pipeline in the foreground (Ctrl-C stops it)
 	@exec $(BIN)/devstack

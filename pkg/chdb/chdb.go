@@ -36,6 +36,8 @@
 // a file loses that progress, so still prefer statements that tolerate a re-run (CREATE ...
 // IF NOT EXISTS) where ClickHouse offers them. Run migrations from one process at a time;
 // concurrent runs are harmless only for such statements (a duplicate record is ignored).
+// In schema_migrations, rows with statement = 0 are the applied migrations (checksum of the
+// file); rows with statement = n record statement n of a migration that failed later on.
 package chdb
 
 import (

@@ -96,7 +96,7 @@ func TestFindBinary(t *testing.T) {
 // TestRenderConfig pins the isolation rules: loopback only, every path under Dir, no port but
 // the two configured, and paths escaped so an odd directory name cannot break the XML.
 func TestRenderConfig(t *testing.T) {
-	dir := "/tmp/a&b<c>"
+	dir := "/srv/engage/a&b<c>"
 	raw, err := renderConfig(dir, 19000, 18123)
 	if err != nil {
 		t.Fatal(err)

@@ -468,7 +468,7 @@ type Stats struct {
 func (t *Tracker) Stats() Stats {
 	const (
 		userSize  = int64(unsafe.Sizeof(user{}))
-		entrySize = int64(unsafe.Sizeof(Key{})+unsafe.Sizeof((*user)(nil))) * 8 / 7 // map slot at 7/8 load
+		entrySize = 2 * int64(1+unsafe.Sizeof(Key{})+unsafe.Sizeof((*user)(nil))) // a slot and its control byte, in a table 7/16 to 7/8 full
 		evSize    = int64(unsafe.Sizeof(ev{}))
 		spanSize  = int64(unsafe.Sizeof(span{}))
 	)

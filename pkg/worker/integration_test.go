@@ -169,7 +169,7 @@ func query(t *testing.T, conn driver.Conn, q string, args ...any) string {
 		types := rows.ColumnTypes()
 		vals := make([]any, len(types))
 		for i, ct := range types {
-			switch ct.DatabaseTypeName() {
+			switch strings.TrimSuffix(ct.DatabaseTypeName(), "('UTC')") {
 			case "String":
 				vals[i] = new(string)
 			case "DateTime":

@@ -28,7 +28,7 @@ GROUP BY account_id, user_id, day;
 -- For every account and day up to today on which the account had an active user in the 30
 -- days ending that day: DAU, WAU (7 days), MAU (30 days), active days among the 14 ending
 -- that day, seats from the latest traits, licence utilisation (mau / seats) and stickiness
--- (dau / mau). Each active user-day is spread over the 30 days it counts towards, so no
+-- (dau / mau). Days are UTC days whatever the server time zone. Each active user-day is spread over the 30 days it counts towards, so no
 -- window functions are needed (ClickHouse 18.16 has none).
 CREATE VIEW IF NOT EXISTS account_engagement AS
 SELECT
@@ -47,7 +47,7 @@ FROM
         uniqExactIf(active_day, n < 14) AS active_days_14d
     FROM (SELECT account_id, user_id, day AS active_day FROM user_active_days)
     ARRAY JOIN range(30) AS n
-    WHERE toDate(active_day + n) <= today()
+    WHERE toDate(active_day + n) <= toDate(now(), 'UTC')
     GROUP BY account_id, day
 )
 ANY LEFT JOIN (SELECT account_id, seats FROM account_traits) USING account_id;

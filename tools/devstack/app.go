@@ -53,7 +53,7 @@ func (c config) stack() *devstack.Stack {
 	if brokers == "" {
 		brokers = brokerAddr
 		steps = append(steps, c.proc("broker", brokerAdmin, []string{
-			"BROKER_ADDR=" + brokerAddr, "BROKER_DATA_DIR=" + filepath.Join(c.dataDir, "broker"), "BROKER_ADMIN_ADDR=" + brokerAdmin,
+			"ENGAGE_DEV=true", "BROKER_ADDR=" + brokerAddr, "BROKER_DATA_DIR=" + filepath.Join(c.dataDir, "broker"), "BROKER_ADMIN_ADDR=" + brokerAdmin,
 		}))
 	}
 	common = append(common, "KAFKA_BROKERS="+brokers)
