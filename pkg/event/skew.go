@@ -1,6 +1,5 @@
 package event
 
-
 // Correct fills Timestamp from OriginalTimestamp, SentAt and ReceivedAt.
 //
 // Client clocks are wrong more often than servers' are. When the client sent sent_at, the
