@@ -91,11 +91,22 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// appendJSONString appends s as a JSON string. The simulation's strings are plain ASCII, but
-// escaping keeps the output valid whatever a future catalogue holds.
+// appendJSONString appends s as a JSON string. The simulation's strings are plain ASCII, so
+// the common case copies s whole; escaping keeps the output valid whatever a future catalogue
+// holds.
 func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return append(appendEscaped(b, s), '"')
+		}
+	}
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func appendEscaped(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -107,7 +118,7 @@ func appendJSONString(b []byte, s string) []byte {
 			b = append(b, c)
 		}
 	}
-	return append(b, '"')
+	return b
 }
 
 // appendJSONField appends `,"key":"value"`.
@@ -147,29 +158,28 @@ func appendTimestamp(b []byte, ms int64) []byte {
 	if m <= 2 {
 		y++
 	}
-	b = appendDigits(b, y, 4)
-	b = append(b, '-')
-	b = appendDigits(b, m, 2)
-	b = append(b, '-')
-	b = appendDigits(b, d, 2)
-	b = append(b, 'T')
-	b = appendDigits(b, rem/3_600_000, 2)
-	b = append(b, ':')
-	b = appendDigits(b, rem/60_000%60, 2)
-	b = append(b, ':')
-	b = appendDigits(b, rem/1000%60, 2)
-	b = append(b, '.')
-	b = appendDigits(b, rem%1000, 3)
-	return append(b, 'Z')
-}
-
-func appendDigits(b []byte, v int64, width int) []byte {
-	var buf [8]byte
-	for i := width - 1; i >= 0; i-- {
-		buf[i] = byte('0' + v%10)
-		v /= 10
+	var buf [24]byte // 2006-01-02T15:04:05.000Z
+	put := func(i int, v int64, width int) {
+		for j := i + width - 1; j >= i; j-- {
+			buf[j] = byte('0' + v%10)
+			v /= 10
+		}
 	}
-	return append(b, buf[:width]...)
+	put(0, y, 4)
+	buf[4] = '-'
+	put(5, m, 2)
+	buf[7] = '-'
+	put(8, d, 2)
+	buf[10] = 'T'
+	put(11, rem/3_600_000, 2)
+	buf[13] = ':'
+	put(14, rem/60_000%60, 2)
+	buf[16] = ':'
+	put(17, rem/1000%60, 2)
+	buf[19] = '.'
+	put(20, rem%1000, 3)
+	buf[23] = 'Z'
+	return append(b, buf[:]...)
 }
 
 const dayMs = int64(24 * time.Hour / time.Millisecond)

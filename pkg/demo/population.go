@@ -107,6 +107,7 @@ type Account struct {
 	params      *profileParams
 	zoneOffset  int64 // ms
 	joinersFrom int   // users from this index join after an upgrade; 0: none
+	leaversFrom int   // users from this index leave before a downgrade; 0: none
 	billedSince time.Time
 	storyDays   int
 }
@@ -326,7 +327,8 @@ func buildAccount(cfg *Config, i int) Account {
 		case StoryContraction:
 			d := frac(0.4, 0.65)
 			stay := max(1, int(float64(nUsers)*between(r, 0.55, 0.75)))
-			t.Seats = max(3, stay+r.IntN(3))
+			a.leaversFrom = stay + 1
+			t.Seats = max(3, stay+r.IntN(3)) // the seats still cover every remaining user
 			if t.Plan == PlanPro && t.Seats <= 10 {
 				t.Plan = PlanStarter
 			}
@@ -421,7 +423,8 @@ func buildUser(cfg *Config, a *Account, n int) User {
 				u.surveyDay = u.FirstDay + r.IntN(90)
 			}
 		case "downgrade":
-			if n > 1 && r.IntN(100) < 35 {
+			// The seats go because their users left, in the week before.
+			if a.leaversFrom > 0 && n >= a.leaversFrom {
 				u.LastDay = max(0, c.Day-r.IntN(8))
 			}
 		case "canceled":

@@ -269,7 +269,7 @@ func send(ctx context.Context, cfg *RunConfig, g *Generator, until time.Time) er
 	// has gone away.
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if cerr := s.Close(closeCtx); err == nil || errors.Is(err, context.Canceled) {
+	if cerr := s.Close(closeCtx); err == nil || interrupted(ctx, err) {
 		err = cerr // a failure of the gateway says more than the interruption
 	}
 	prog.close()
@@ -284,10 +284,15 @@ func send(ctx context.Context, cfg *RunConfig, g *Generator, until time.Time) er
 	c := g.Config()
 	fmt.Fprintf(cfg.Log, "to send the same events again (the pipeline counts each event_id once): -seed %d -start %s -days %d\n",
 		c.Seed, c.Start.Format(time.DateOnly), c.Days)
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	if err == nil || interrupted(ctx, err) {
 		return nil // Ctrl-C is how live mode ends
 	}
 	return err
+}
+
+// interrupted reports whether err is only ctx ending.
+func interrupted(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }
 
 // live sends the feed as the wall clock reaches each event, or in a time-lapse.

@@ -68,6 +68,10 @@ func TestBadKeyFiles(t *testing.T) {
 			}
 		})
 	}
+	// A file of comments only parses to no keys; Config.Validate is what refuses to run so.
+	if k, err := LoadKeyFile(filepath.Join("testdata", "keys", "empty.txt")); err != nil || k.Len() != 0 {
+		t.Errorf("comments-only file: %d keys, %v", k.Len(), err)
+	}
 	if _, err := LoadKeyFile(filepath.Join("testdata", "keys", "missing.txt")); !os.IsNotExist(unwrapAll(err)) {
 		t.Errorf("missing file: %v", err)
 	}

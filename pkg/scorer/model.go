@@ -2,8 +2,8 @@ package scorer
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
-	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -18,10 +18,12 @@ import (
 // DefaultModelPoll is how often a ModelFile looks at its file's modification time.
 const DefaultModelPoll = 3 * time.Second
 
-// ModelFile is a health model loaded from a JSON file and reloaded when the file changes
-// (its modification time or size, checked every poll interval) or when Reload is called (on
-// SIGHUP). A file that does not load keeps the current model: the error is logged with the
-// field at fault and counted, and the next change of the file is tried again.
+// ModelFile is a health model loaded from a JSON file and reloaded when the file changes or
+// when Reload is called (on SIGHUP). Every poll interval it compares the file's modification
+// time, size, identity and content hash with those it last loaded: the hash, because a file
+// replaced within the file system's timestamp granularity, or copied with its times kept,
+// changes nothing else. A file that does not load keeps the current model: the error is
+// logged with the field at fault and counted, and the next change of the file is tried.
 type ModelFile struct {
 	path string
 	poll time.Duration
@@ -29,8 +31,7 @@ type ModelFile struct {
 
 	cur     atomic.Pointer[health.Model]
 	mu      sync.Mutex // serialises reloads
-	mtime   time.Time
-	size    int64
+	seen    fileState  // the file as last loaded (or tried)
 	reloads *prometheus.CounterVec
 	info    *prometheus.GaugeVec
 }
@@ -56,17 +57,39 @@ func LoadModelFile(path string, poll time.Duration, log *zap.Logger, reg prometh
 	if reg != nil {
 		reg.MustRegister(f.reloads, f.info)
 	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("loading health model: %w", err)
-	}
+	f.seen = stateOf(path)
 	m, err := health.LoadModel(path)
 	if err != nil {
 		return nil, err
 	}
-	f.mtime, f.size = st.ModTime(), st.Size()
 	f.set(m)
 	return f, nil
+}
+
+// fileState identifies a version of the model file.
+type fileState struct {
+	info os.FileInfo // nil when the file could not be read
+	sum  [sha256.Size]byte
+}
+
+func stateOf(path string) fileState {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fileState{}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fileState{}
+	}
+	return fileState{info: info, sum: sha256.Sum256(b)}
+}
+
+func (a fileState) same(b fileState) bool {
+	if a.info == nil || b.info == nil {
+		return a.info == nil && b.info == nil
+	}
+	return os.SameFile(a.info, b.info) && a.info.ModTime().Equal(b.info.ModTime()) &&
+		a.info.Size() == b.info.Size() && a.sum == b.sum
 }
 
 // Model returns the current model.
@@ -87,10 +110,8 @@ func (f *ModelFile) set(m *health.Model) {
 func (f *ModelFile) Reload() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if st, err := os.Stat(f.path); err == nil {
-		// Recorded before loading, so a bad file is reported once, not at every poll.
-		f.mtime, f.size = st.ModTime(), st.Size()
-	}
+	// Recorded before loading, so a bad file is reported once, not at every poll.
+	f.seen = stateOf(f.path)
 	m, err := health.LoadModel(f.path)
 	if err != nil {
 		f.reloads.WithLabelValues("error").Inc()
@@ -109,15 +130,15 @@ func (f *ModelFile) Reload() error {
 	return nil
 }
 
-// changed reports whether the file's modification time or size differs from the last load.
+// changed reports whether the file differs from the one last loaded.
 func (f *ModelFile) changed() bool {
-	st, err := os.Stat(f.path)
-	if err != nil {
+	now := stateOf(f.path)
+	if now.info == nil {
 		return false // a file being replaced may be missing for a moment; keep the model
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return !st.ModTime().Equal(f.mtime) || st.Size() != f.size
+	return !now.same(f.seen)
 }
 
 // Run reloads the model when the file changes or a value arrives on hup (wire SIGHUP to it

@@ -19,6 +19,11 @@ type announcement struct {
 	entryIn health.Inputs
 }
 
+// announcement is the state that announcing c leaves its account in.
+func (c *Change) announcement(m *health.Model) announcement {
+	return announcement{seq: c.Seq, band: c.Band, since: c.ScoredAt, entry: c.result(m), entryIn: c.Inputs}
+}
+
 // account is the scorer's state of one account.
 type account struct {
 	id  string
@@ -57,13 +62,7 @@ func (r *restorer) addRecord(rec Record) error {
 	if cur, ok := r.anns[c.AccountID]; ok && cur.seq >= c.Seq {
 		return nil
 	}
-	r.anns[c.AccountID] = announcement{
-		seq:     c.Seq,
-		band:    c.Band,
-		since:   c.ScoredAt,
-		entry:   c.result(r.m),
-		entryIn: c.Inputs,
-	}
+	r.anns[c.AccountID] = c.announcement(r.m)
 	return nil
 }
 

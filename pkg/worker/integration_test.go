@@ -130,8 +130,7 @@ func (s *stack) runWorker(t *testing.T, store worker.Store, name string) (stop f
 	cfg.Name = name
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named(name)
 	w, err := worker.New(cfg, append(kafka.ClientOpts(s.brokers, name, nil),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(500*time.Millisecond)),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())),
 		store, log, nil)
 	if err != nil {
 		t.Fatal(err)

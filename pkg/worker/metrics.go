@@ -8,6 +8,7 @@ type metrics struct {
 	records      prometheus.Counter
 	fetchErrors  prometheus.Counter
 	writeErrors  prometheus.Counter
+	commitErrors prometheus.Counter
 	dlq          prometheus.Counter
 	lag          *prometheus.GaugeVec
 	freshness    prometheus.Gauge
@@ -26,12 +27,13 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		records:     prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_records_total", Help: "Records consumed from engagement.events."}),
-		fetchErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_fetch_errors_total", Help: "Errors fetching from Kafka."}),
-		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_store_write_errors_total", Help: "Failed store writes (each retry counts)."}),
-		dlq:         prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_dlq_records_total", Help: "Records sent to engagement.events.dlq."}),
-		lag:         prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "engage_worker_consumer_lag_records", Help: "Records between the last one consumed and the partition's high watermark."}, []string{"partition"}),
-		freshness:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "engage_worker_freshness_seconds", Help: "Age (now − received_at) of the newest event in the last stored batch."}),
+		records:      prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_records_total", Help: "Records consumed from engagement.events."}),
+		fetchErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_fetch_errors_total", Help: "Errors fetching from Kafka."}),
+		writeErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_store_write_errors_total", Help: "Failed store writes (each retry counts)."}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_commit_errors_total", Help: "Failed offset commits (each retry counts)."}),
+		dlq:          prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_dlq_records_total", Help: "Records sent to engagement.events.dlq."}),
+		lag:          prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "engage_worker_consumer_lag_records", Help: "Records between the last one consumed and the partition's high watermark."}, []string{"partition"}),
+		freshness:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "engage_worker_freshness_seconds", Help: "Age (now − received_at) of the newest event in the last stored batch."}),
 		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engage_worker_batch_records", Help: "Records per stored batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engage_worker_batch_seconds", Help: "Time to process, store and commit one batch.",
@@ -49,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		stateBytes:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "engage_worker_state_bytes", Help: "Approximate heap held by sessionizer state."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.fetchErrors, m.writeErrors, m.dlq, m.lag, m.freshness, m.batchRecords, m.batchSeconds, m.writeSeconds,
+		reg.MustRegister(m.records, m.fetchErrors, m.writeErrors, m.commitErrors, m.dlq, m.lag, m.freshness, m.batchRecords, m.batchSeconds, m.writeSeconds,
 			m.outcomes, m.loads, m.evicted, m.restoreSeconds, m.stateUsers, m.stateEvents, m.stateBytes)
 	}
 	return m

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -41,6 +42,10 @@ type Config struct {
 	FlushInterval time.Duration
 	// Name identifies this worker in DLQ headers and logs. Default "worker".
 	Name string
+	// GroupSessionTimeout is how long the group waits for a silent instance (crashed,
+	// killed) before moving its partitions to the others. Default 10 s: a kill -9 stalls its
+	// partitions for that long, while brief GC or network pauses do not cause rebalances.
+	GroupSessionTimeout time.Duration
 	// Session holds the sessionization rules (timeout, idle threshold, lateness).
 	// Default session.DefaultConfig(): 30 min, 5 min, 1 h.
 	Session session.Config
@@ -56,6 +61,8 @@ func DefaultConfig() Config {
 		FlushInterval:   500 * time.Millisecond,
 		Name:            "worker",
 		Session:         session.DefaultConfig(),
+
+		GroupSessionTimeout: 10 * time.Second,
 	}
 }
 
@@ -68,6 +75,8 @@ func (c Config) Validate() error {
 		return errors.New("worker dlq topic: must be set")
 	case c.Group == "":
 		return errors.New("worker group: must be set")
+	case c.GroupSessionTimeout < time.Second:
+		return fmt.Errorf("worker group session timeout %s: must be at least 1s", c.GroupSessionTimeout)
 	case c.MaxBatchRecords < 1:
 		return fmt.Errorf("worker max batch records %d: must be positive", c.MaxBatchRecords)
 	case c.FlushInterval <= 0 || c.FlushInterval > 5*time.Second:
@@ -110,6 +119,11 @@ func New(cfg Config, clientOpts []kgo.Opt, store Store, log *zap.Logger, reg pro
 		// partition never moves with work in flight.
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.SessionTimeout(cfg.GroupSessionTimeout),
+		kgo.HeartbeatInterval(cfg.GroupSessionTimeout/5),
+		// A rebalance waits this long for members to rejoin; batches take well under a
+		// second, so twice the session timeout is ample and keeps a broker restart short.
+		kgo.RebalanceTimeout(2*cfg.GroupSessionTimeout),
 		kgo.OnPartitionsAssigned(w.assigned),
 		kgo.OnPartitionsRevoked(w.revoked),
 		kgo.OnPartitionsLost(w.revoked),
@@ -199,6 +213,11 @@ func (w *Worker) collect(ctx context.Context) ([]*kgo.Record, error) {
 			}
 		})
 		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+		if len(recs) == 0 {
+			// Nothing in hand: a poll that returned only errors (a group rejoin failing while
+			// the broker is away) still blocks rebalances until they are allowed.
+			w.cl.AllowRebalance()
+		}
 		if len(recs) > 0 && deadline.IsZero() {
 			deadline = w.now().Add(w.cfg.FlushInterval)
 		}
@@ -242,14 +261,35 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 		dead = append(dead, w.deadLetter(findRecord(recs, ev.Partition, ev.Offset), "rejected by store"))
 	}
 	if len(dead) > 0 {
-		if err := w.cl.ProduceSync(ctx, dead...).FirstErr(); err != nil {
+		err := retry(ctx, w.log, "producing to the DLQ", func() error {
+			return w.cl.ProduceSync(ctx, dead...).FirstErr()
+		})
+		if err != nil {
 			return fmt.Errorf("producing %d records to %s: %w", len(dead), w.cfg.DLQTopic, err)
 		}
 		w.m.dlq.Add(float64(len(dead)))
 	}
-	if err := w.cl.CommitUncommittedOffsets(ctx); err != nil {
-		// Not fatal for correctness: the records are stored, a redelivery rewrites the same
-		// rows. Fatal for the loop, though, because the group state is unknown.
+	// A broker outage is waited out here too: the rows are stored, and giving up would only
+	// make the next owner rewrite them.
+	err = retry(ctx, w.log, "committing offsets", func() error {
+		err := w.cl.CommitUncommittedOffsets(ctx)
+		if err == nil {
+			return nil
+		}
+		w.m.commitErrors.Inc()
+		if lostGeneration(err) {
+			return backoff.Permanent(err)
+		}
+		return err
+	})
+	switch {
+	case err != nil && lostGeneration(err):
+		// The group moved on without us (our session expired while the broker was away).
+		// The partitions are revoked and restored from the store on the next assignment, and
+		// their uncommitted records are redelivered: their rows are stored already, so the
+		// replay rewrites the same rows.
+		w.log.Warn("offsets not committed: the group rebalanced; records will be redelivered", zap.Error(err))
+	case err != nil:
 		return fmt.Errorf("committing offsets after storing %d records: %w", len(recs), err)
 	}
 	w.sess.evict()
@@ -341,4 +381,11 @@ func (w *Worker) deadLetter(r *kgo.Record, reason string) *kgo.Record {
 			kgo.RecordHeader{Key: kafka.HeaderDLQWorker, Value: []byte(w.cfg.Name)},
 		),
 	}
+}
+
+// lostGeneration reports a commit refused because this member is no longer part of the
+// group's current generation.
+func lostGeneration(err error) bool {
+	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) ||
+		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
 }

@@ -85,6 +85,11 @@ func newApp(ctx context.Context, cfg config, log *zap.Logger) (*app, error) {
 		return nil, err
 	}
 	opts := append(kafka.ClientOpts(cfg.brokers, "engage-gateway", log), kafka.ProducerOpts()...)
+	// A request must get its 503 within the publish timeout, also when the broker is gone:
+	// without this, the idempotent producer waits for the outcome of records already sent.
+	// A cancelled record may still land; the client's retry then duplicates it on the topic,
+	// and the worker collapses the copies by event_id.
+	opts = append(opts, kgo.AllowIdempotentProduceCancellation())
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating Kafka producer: %w", err)

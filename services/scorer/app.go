@@ -118,6 +118,9 @@ func newApp(ctx context.Context, cfg config, log *zap.Logger) (*app, error) {
 	if len(cfg.readKeys) == 0 && !cfg.dev {
 		return nil, readapi.ErrNoKeys // before connecting anywhere, like the gateway
 	}
+	if err := cfg.scorer.Validate(); err != nil {
+		return nil, err
+	}
 	admin := service.NewAdmin()
 	model, modelComp, err := openModel(cfg, log, admin.Registry)
 	if err != nil {

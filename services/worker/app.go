@@ -44,6 +44,7 @@ func (c *config) flags() *service.Flags {
 	f.String(&c.ch.Password, "clickhouse-password", "CLICKHOUSE_PASSWORD", "", "ClickHouse password")
 	f.Bool(&c.migrate, "migrate", "CLICKHOUSE_MIGRATE", true, "apply schema migrations at start")
 	f.String(&c.worker.Group, "group", "WORKER_GROUP", c.worker.Group, "Kafka consumer group shared by worker instances")
+	f.Duration(&c.worker.GroupSessionTimeout, "group-session-timeout", "WORKER_GROUP_SESSION_TIMEOUT", c.worker.GroupSessionTimeout, "how long the group waits for a silent instance before reassigning its partitions")
 	f.Int(&c.worker.MaxBatchRecords, "max-batch", "WORKER_MAX_BATCH", c.worker.MaxBatchRecords, "most records per ClickHouse batch")
 	f.Duration(&c.worker.FlushInterval, "flush-interval", "WORKER_FLUSH_INTERVAL", c.worker.FlushInterval, "longest wait before a consumed record is written")
 	f.Duration(&c.worker.Session.SessionTimeout, "session-timeout", "SESSION_TIMEOUT", c.worker.Session.SessionTimeout, "a gap longer than this starts a new session")

@@ -158,6 +158,7 @@ func endOffsets(ctx context.Context, cl *kgo.Client, topic string) (map[int32]pa
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	mreq := kmsg.NewPtrMetadataRequest()
+	mreq.AllowAutoTopicCreation = false // a missing topic is an error, not something to create here
 	mt := kmsg.NewMetadataRequestTopic()
 	mt.Topic = kmsg.StringPtr(topic)
 	mreq.Topics = append(mreq.Topics, mt)

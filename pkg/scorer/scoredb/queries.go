@@ -8,30 +8,23 @@ package scoredb
 //     several times slower than what is done here.
 //   - Windows are whole UTC days ending today: "30 days" is today() − 29 … today(). The
 //     server's time zone must be UTC, as for the views (chserver configures it).
-//   - No uniqExact per account: its per-group hash sets make 100 000 groups slow. Distinct
-//     things are grouped by a cityHash64 of their key first (two String keys make 18.16 use
-//     its slow serialised-key aggregation; a UInt64 key does not) and then counted.
+//   - Distinct strings are counted by their cityHash64 (uniqExact of a UInt64 per account),
+//     or grouped by a cityHash64 of a composite key: two String keys make 18.16 use its slow
+//     serialised-key aggregation, a UInt64 key does not. A 64-bit collision among one
+//     account's feature names or users is not a practical concern.
 //   - events_raw may still hold copies of a redelivered event before ClickHouse merges
 //     them; every query here is immune: distinct names and event ids are counted, and
 //     latest values are picked by argMax.
 
-// AccountsQuery lists every account that has any event: the accounts that are scored.
+// AccountsQuery lists every account that has any event (the accounts that are scored) with
+// the number of distinct product event names (not starting with $) of its last 30 days:
+// Inputs.FeaturesUsed30d. One pass over events_raw does both; names are counted by hash.
 func AccountsQuery() (string, []any) {
-	return `SELECT DISTINCT account_id FROM events_raw`, nil
-}
-
-// FeaturesQuery counts, per account, the distinct product event names (not starting with
-// $) of the last 30 days: Inputs.FeaturesUsed30d.
-func FeaturesQuery() (string, []any) {
-	return `SELECT account, count() AS features
-FROM
-(
-    SELECT any(account_id) AS account
-    FROM events_raw
-    WHERE ts >= toDateTime(today() - 29) AND name NOT LIKE '$%'
-    GROUP BY cityHash64(account_id, name)
-)
-GROUP BY account`, nil
+	return `SELECT
+    account_id,
+    uniqExactIf(cityHash64(name), ts >= toDateTime(today() - 29) AND name NOT LIKE '$%') AS features
+FROM events_raw
+GROUP BY account_id`, nil
 }
 
 // UsageQuery computes, per account with an active user in the last 30 days, DAU (today),

@@ -52,6 +52,7 @@ type inputsQuery struct {
 }
 
 // ReadInputs runs the input queries concurrently and merges their rows by account.
+// The accounts query lists every account; the others only those with data in their window.
 func (s *Store) ReadInputs(ctx context.Context, w scorer.Windows) ([]scorer.AccountInputs, error) {
 	if w.NPSDays < 1 || w.TicketsDays < 1 || w.ContractionDays < 1 {
 		return nil, fmt.Errorf("reading inputs: windows %+v must be at least one day", w)
@@ -150,11 +151,6 @@ func inputQueries(w scorer.Windows) []inputsQuery {
 		qs = append(qs, inputsQuery{name: name, sql: sql, args: args, scan: scan})
 	}
 	add("accounts", AccountsQuery, func(rows driver.Rows) (string, func(*health.Inputs), error) {
-		var id string
-		err := rows.Scan(&id)
-		return id, nil, err
-	})
-	add("features", FeaturesQuery, func(rows driver.Rows) (string, func(*health.Inputs), error) {
 		var (
 			id string
 			n  uint64

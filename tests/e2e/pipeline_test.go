@@ -1,0 +1,358 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/engage-oss/engage/pkg/chserver"
+	"github.com/engage-oss/engage/pkg/event"
+	"github.com/engage-oss/engage/pkg/session"
+	"github.com/engage-oss/engage/pkg/testenv"
+)
+
+func post(t *testing.T, url, key, contentType, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func countOf(t *testing.T, conn driver.Conn, q string, args ...any) uint64 {
+	t.Helper()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// TestHTTPToClickHouse is the foundation's round trip: an event posted to the gateway is in
+// engagement.events within 10 s, a repeat of its event_id leaves the count at 1, a wrong key
+// gets 401 and a malformed body 400 naming the problem.
+func TestHTTPToClickHouse(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	conn, db := ch.NewDatabase(t)
+	e := newEnv(t, ch.Addr(), db)
+	e.broker(t)
+	e.worker(t)
+	e.gateway(t)
+	url := "http://" + e.gatewayAddr + "/v1/events"
+	body := `{"event_id":"hello-1","account_id":"acme","user_id":"ada","name":"report.exported","timestamp":"` +
+		time.Now().UTC().Format(time.RFC3339) + `"}`
+
+	code, resp := post(t, url, "e2e-key", "application/json", body)
+	if code != 200 || !strings.Contains(resp, `"accepted":1`) {
+		t.Fatalf("first post: %d %s", code, resp)
+	}
+	checkFor(t, 10*time.Second, func() error {
+		if n := countOf(t, conn, `SELECT count() FROM events`); n != 1 {
+			return fmt.Errorf("count() = %d", n)
+		}
+		return nil
+	})
+	if code, resp := post(t, url, "e2e-key", "application/json", body); code != 200 {
+		t.Fatalf("repeat: %d %s", code, resp)
+	}
+	time.Sleep(time.Second) // the repeat is flushed within 200 ms; give it five times that
+	if n := countOf(t, conn, `SELECT count() FROM events`); n != 1 {
+		t.Fatalf("after a repeat, count() = %d, want 1", n)
+	}
+	if code, resp := post(t, url, "wrong-key", "application/json", body); code != 401 || !strings.Contains(resp, `"error"`) {
+		t.Fatalf("wrong key: %d %s", code, resp)
+	}
+	if code, resp := post(t, url, "e2e-key", "application/json", `{"event_id":`); code != 400 || !strings.Contains(resp, `"error"`) {
+		t.Fatalf("malformed body: %d %s", code, resp)
+	}
+}
+
+// load sends batches of events and retries each batch until it gets a 2xx, as a client with
+// retries would. Every batch reuses its event ids on retry.
+type load struct {
+	url, key  string
+	accounts  int
+	users     int
+	mu        sync.Mutex
+	sent      []event.Input // events of batches answered 2xx
+	statuses  map[int]int
+	batches   atomic.Int64
+	stopAfter atomic.Int64 // stop after this many batches (0: no limit)
+}
+
+func newLoad(url, key string) *load {
+	return &load{url: url, key: key, accounts: 20, users: 5, statuses: map[int]int{}}
+}
+
+func (l *load) batch(worker, n int) []event.Input {
+	now := time.Now().UTC()
+	evs := make([]event.Input, 100)
+	for i := range evs {
+		a := (worker*7 + n + i) % l.accounts
+		u := (n + i) % l.users
+		// A few seconds of jitter, all within the allowed lateness, and in the past: the
+		// gateway clamps future timestamps to its receive time, which the reference would
+		// not know.
+		ts := now.Add(-time.Duration(i%7) * time.Second)
+		name := "feature." + itoa(i%9)
+		if i%10 == 9 {
+			name = "$heartbeat"
+		}
+		evs[i] = event.Input{EventID: fmt.Sprintf("w%d-b%d-e%d", worker, n, i), AccountID: fmt.Sprintf("acct-%02d", a),
+			UserID: fmt.Sprintf("u%d", u), Name: name, Timestamp: ts.Format(time.RFC3339Nano)}
+	}
+	return evs
+}
+
+// run sends from workers goroutines until ctx ends or stopAfter batches were sent.
+func (l *load) run(ctx context.Context, t *testing.T, workers int) {
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				if ctx.Err() != nil {
+					return
+				}
+				if lim := l.stopAfter.Load(); lim > 0 && l.batches.Load() >= lim {
+					return
+				}
+				evs := l.batch(w, n)
+				body, _ := json.Marshal(evs)
+				for {
+					code := l.send(body)
+					l.mu.Lock()
+					l.statuses[code]++
+					l.mu.Unlock()
+					if code == 200 {
+						l.mu.Lock()
+						l.sent = append(l.sent, evs...)
+						l.mu.Unlock()
+						l.batches.Add(1)
+						break
+					}
+					if code != 503 && code != 0 && code != 429 {
+						t.Errorf("unexpected status %d", code)
+						return
+					}
+					time.Sleep(100 * time.Millisecond) // Retry-After would say 1-2 s; tests are impatient
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (l *load) send(body []byte) int {
+	req, _ := http.NewRequest(http.MethodPost, l.url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+l.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// expectExactlyOnce checks that ClickHouse holds every accepted event once and sessions equal
+// the batch reference: sessionizing all accepted events, sorted, in one go.
+func expectExactlyOnce(t *testing.T, conn driver.Conn, sent []event.Input, timeout time.Duration) {
+	t.Helper()
+	checkFor(t, timeout, func() error {
+		if n := countOf(t, conn, `SELECT count() FROM events`); n != uint64(len(sent)) {
+			return fmt.Errorf("events: %d, accepted %d", n, len(sent))
+		}
+		return nil
+	})
+	if n := countOf(t, conn, `SELECT count() FROM events_raw FINAL`); n != uint64(len(sent)) {
+		t.Fatalf("events_raw FINAL: %d rows, want %d", n, len(sent))
+	}
+
+	// Reference: sort all events per user, sessionize in one pass.
+	tr := session.NewTracker(session.DefaultConfig())
+	sorted := append([]event.Input(nil), sent...)
+	tsOf := func(in event.Input) time.Time {
+		ts, err := time.Parse(time.RFC3339Nano, in.Timestamp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts
+	}
+	sort.SliceStable(sorted, func(i, j int) bool { return tsOf(sorted[i]).Before(tsOf(sorted[j])) })
+	for _, in := range sorted {
+		ts := tsOf(in)
+		tr.Add(session.Key{Account: in.AccountID, User: in.UserID}, session.Event{ID: session.HashID(in.EventID), TS: ts.UnixMilli(), Kind: event.KindOf(in.Name)})
+	}
+	want := map[string][2]int64{}
+	for _, s := range tr.Flush(time.Now().UnixMilli()).Upserts {
+		w := want[s.Key.Account]
+		want[s.Key.Account] = [2]int64{w[0] + s.ActiveMs, w[1] + int64(s.Events)}
+	}
+	got := map[string][2]int64{}
+	checkFor(t, timeout, func() error {
+		rows, err := conn.Query(context.Background(), `SELECT account_id, toInt64(round(sum(active_seconds) * 1000)), toInt64(sum(event_count)) FROM sessions GROUP BY account_id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		clear(got)
+		for rows.Next() {
+			var a string
+			var ms, n int64
+			if err := rows.Scan(&a, &ms, &n); err != nil {
+				return err
+			}
+			got[a] = [2]int64{ms, n}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("sessions per account (active ms, events):\n got %v\nwant %v", got, want)
+		}
+		return nil
+	})
+}
+
+// TestWorkerKilledMidStream: kill -9 of the worker while events stream in, then a restart,
+// leaves every accepted event exactly once in events and the sessions equal to the reference.
+func TestWorkerKilledMidStream(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	conn, db := ch.NewDatabase(t)
+	e := newEnv(t, ch.Addr(), db)
+	e.broker(t)
+	w := e.worker(t)
+	e.gateway(t)
+	l := newLoad("http://"+e.gatewayAddr+"/v1/events", "e2e-key")
+	l.stopAfter.Store(300)
+	done := make(chan struct{})
+	go func() { l.run(context.Background(), t, 4); close(done) }()
+	checkFor(t, 30*time.Second, func() error {
+		if n := l.batches.Load(); n < 100 {
+			return fmt.Errorf("%d batches sent", n)
+		}
+		return nil
+	})
+	w.kill(t)
+	time.Sleep(500 * time.Millisecond)
+	e.worker(t)
+	<-done
+	expectExactlyOnce(t, conn, l.sent, 60*time.Second)
+}
+
+// TestBrokerDownMidLoad: with the broker killed mid-load, the gateway answers 503 (never a
+// 2xx without an acknowledgement) and /readyz turns 503; after the broker restarts, every
+// event that got a 2xx is in ClickHouse exactly once.
+func TestBrokerDownMidLoad(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	conn, db := ch.NewDatabase(t)
+	e := newEnv(t, ch.Addr(), db)
+	b := e.broker(t)
+	e.worker(t)
+	e.gateway(t)
+	l := newLoad("http://"+e.gatewayAddr+"/v1/events", "e2e-key")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.run(ctx, t, 4); close(done) }()
+	checkFor(t, 30*time.Second, func() error {
+		if n := l.batches.Load(); n < 50 {
+			return fmt.Errorf("%d batches sent", n)
+		}
+		return nil
+	})
+	b.kill(t)
+	before := l.batches.Load()
+	checkFor(t, 15*time.Second, func() error {
+		resp, err := http.Get("http://" + e.gatewayAddr + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 503 {
+			return fmt.Errorf("/readyz %d with the broker down", resp.StatusCode)
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.statuses[503] == 0 {
+			return fmt.Errorf("no 503 yet: %v", l.statuses)
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second)
+	// Allow for requests whose acknowledgement arrived just before the kill.
+	if d := l.batches.Load() - before; d > 8 {
+		t.Errorf("%d batches got 2xx after the broker was killed", d)
+	}
+	e.broker(t)
+	checkFor(t, 60*time.Second, func() error {
+		if n := l.batches.Load(); n < before+50 {
+			return fmt.Errorf("only %d batches since the broker restarted", n-before)
+		}
+		return nil
+	})
+	cancel()
+	<-done
+	t.Logf("statuses: %v", l.statuses)
+	expectExactlyOnce(t, conn, l.sent, 60*time.Second)
+}
+
+// TestClickHouseDownUnderLoad: ClickHouse stopped for 60 s while events keep arriving loses
+// nothing: the worker waits, then catches up.
+func TestClickHouseDownUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := chserver.Start(context.Background(), chserver.Config{Dir: dir})
+	if err != nil {
+		t.Fatalf("starting a dedicated ClickHouse: %v", err)
+	}
+	port := srv.TCPAddr()[strings.LastIndex(srv.TCPAddr(), ":")+1:]
+	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	e := newEnv(t, srv.TCPAddr(), "engagement")
+	e.broker(t)
+	e.worker(t)
+	e.gateway(t)
+	l := newLoad("http://"+e.gatewayAddr+"/v1/events", "e2e-key")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.run(ctx, t, 2); close(done) }()
+	checkFor(t, 30*time.Second, func() error {
+		if n := l.batches.Load(); n < 20 {
+			return fmt.Errorf("%d batches sent", n)
+		}
+		return nil
+	})
+	if err := srv.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Second)
+	atDown := l.batches.Load()
+	srv, err = chserver.Start(context.Background(), chserver.Config{Dir: dir, TCPPort: atoiPort(t, port)})
+	if err != nil {
+		t.Fatalf("restarting ClickHouse: %v", err)
+	}
+	cancel()
+	<-done
+	if atDown < 40 {
+		t.Errorf("only %d batches were accepted while ClickHouse was down: the gateway must not depend on it", atDown)
+	}
+	conn := openCH(t, srv.TCPAddr(), "engagement")
+	expectExactlyOnce(t, conn, l.sent, 90*time.Second)
+}
