@@ -1,8 +1,8 @@
 // Package health is the pure core of the scorer: it turns what is known about one account
 // (Inputs) into a customer-health score, a band and the components behind them (Score),
 // decides when the band an account is in changes (Transition), and names the reasons for a
-// change (Reasons). It does no I/O apart from LoadModel: the scorer reads the ClickHouse
-// views, calls this package, writes account_health and emits health-change events.
+// change (Reasons). It does no I/O apart from LoadModel: the scorer (pkg/scorer) reads
+// ClickHouse, calls this package, writes account_health and emits health-change events.
 //
 // # Invariants
 //

@@ -102,8 +102,11 @@ func HTTPServer(name, addr string, h http.Handler, log *zap.Logger) (Component, 
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          zap.NewStdLog(log.Named(name)),
+		// A client trickling its body would otherwise hold its share of the gateway's
+		// in-flight memory bound for as long as it likes.
+		ReadTimeout: 30 * time.Second,
+		IdleTimeout: 120 * time.Second,
+		ErrorLog:    zap.NewStdLog(log.Named(name)),
 	}
 	run := func(ctx context.Context) error {
 		errc := make(chan error, 1)

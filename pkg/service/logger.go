@@ -1,6 +1,8 @@
 package service
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 
@@ -44,6 +46,9 @@ func NewLogger(name string, dev bool, level string) (*zap.Logger, error) {
 // Fatal prints err and exits 1. It is for main functions only, before a logger exists or
 // after it has been flushed.
 func Fatal(name string, err error) {
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0) // -h printed the usage; asking for help is not a failure
+	}
 	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 	os.Exit(1)
 }

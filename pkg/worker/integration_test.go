@@ -330,3 +330,56 @@ func TestTwoWorkersShareAccounts(t *testing.T) {
 		expectViews(t, s.conn, fmt.Sprintf("acct-%02d", i))
 	}
 }
+
+// TestAccountEngagementAndFeatures checks the rollups that depend on today's date with events
+// placed relative to today: DAU/WAU/MAU windows, active days, licence utilisation from the
+// latest $account traits (a later event updating only the plan keeps the seats), stickiness,
+// feature_daily and plan_engagement.
+//
+// Hand computation (d = today, UTC): u1 active on d-8 and d, u2 on d-1, u3 on d-20; seats 2.
+//
+//	day d:   dau 1 (u1), wau 2 (u1, u2), mau 3 (u1, u2, u3), active days in 14: d-8, d-1,
+//	         d → 3; seats 2 (the later $account set only the plan); licence utilisation
+//	         3/2 = 1.5; stickiness 1/3. feature_daily: two features used once by u1 today.
+//	         plan_engagement: one pro account with utilisation 1.5.
+func TestAccountEngagementAndFeatures(t *testing.T) {
+	s := newStack(t)
+	day := time.Now().UTC().Truncate(24 * time.Hour)
+	at := func(daysAgo int) string { return day.AddDate(0, 0, -daysAgo).Add(10 * time.Hour).Format(time.RFC3339) }
+	ins := []event.Input{
+		{EventID: "t1", AccountID: "acme", Name: event.NameAccount, Timestamp: at(30), Properties: []byte(`{"seats":2,"plan":"starter"}`)},
+		{EventID: "t2", AccountID: "acme", Name: event.NameAccount, Timestamp: at(2), Properties: []byte(`{"plan":"pro"}`)},
+		{EventID: "e1", AccountID: "acme", UserID: "u3", Name: "report.exported", Timestamp: at(20)},
+		{EventID: "e2", AccountID: "acme", UserID: "u1", Name: "report.exported", Timestamp: at(8)},
+		{EventID: "e3", AccountID: "acme", UserID: "u2", Name: "$heartbeat", Timestamp: at(1)},
+		{EventID: "e4", AccountID: "acme", UserID: "u1", Name: "report.exported", Timestamp: at(0)},
+		{EventID: "e5", AccountID: "acme", UserID: "u1", Name: "dashboard.viewed", Timestamp: at(0)},
+	}
+	var evs []event.Event
+	for _, in := range ins {
+		ev, err := in.Build(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	s.publish(t, evs)
+	s.runWorker(t, s.store, "w1")
+	today := day.Format("2006-01-02")
+	checkFor(t, 20*time.Second, func() error {
+		got := query(t, s.conn, `SELECT toString(dau), toString(wau), toString(mau), toString(active_days_14d), ifNull(toString(seats), 'NULL'),
+			ifNull(toString(license_utilisation), 'NULL'), toString(round(stickiness, 4)) FROM account_engagement WHERE account_id = ? AND day = toDate(?)`, "acme", today)
+		if want := "1 2 3 3 2 1.5 0.3333"; got != want {
+			return fmt.Errorf("account_engagement today: got %q, want %q", got, want)
+		}
+		got = query(t, s.conn, `SELECT name, toString(users), toString(events) FROM feature_daily WHERE account_id = ? AND day = toDate(?)`, "acme", today)
+		if want := "dashboard.viewed 1 1\nreport.exported 1 1"; got != want {
+			return fmt.Errorf("feature_daily today: got %q, want %q", got, want)
+		}
+		got = query(t, s.conn, `SELECT plan, toString(accounts), ifNull(toString(avg_license_utilisation), 'NULL') FROM plan_engagement WHERE day = toDate(?)`, today)
+		if want := "pro 1 1.5"; got != want {
+			return fmt.Errorf("plan_engagement today: got %q, want %q", got, want)
+		}
+		return nil
+	})
+}

@@ -51,3 +51,41 @@ FROM
     GROUP BY account_id, day
 )
 ANY LEFT JOIN (SELECT account_id, seats FROM account_traits) USING account_id;
+
+-- Feature breadth and adoption: per account, day and product event name, the distinct users
+-- who used the feature and how often. Product events only ($-names are signals, not
+-- features); events beyond the allowed lateness count too, since a feature was used whether
+-- or not the event could be sessionized.
+CREATE VIEW IF NOT EXISTS feature_daily AS
+SELECT
+    account_id,
+    toDate(ts, 'UTC') AS day,
+    name,
+    uniqExact(user_id) AS users,
+    count() AS events
+FROM events_raw FINAL
+WHERE substring(name, 1, 1) != '$'
+GROUP BY account_id, day, name;
+
+-- Engagement by plan (the source documents compare plans): per plan and day, the accounts on
+-- that plan with engagement data that day, and the averages over those accounts of DAU,
+-- active days in the last 14, licence utilisation (accounts with known seats only) and
+-- active seconds per active user. The plan is the account's latest plan trait ('' when
+-- never sent).
+CREATE VIEW IF NOT EXISTS plan_engagement AS
+SELECT
+    plan,
+    day,
+    count() AS accounts,
+    avg(dau) AS avg_dau,
+    avg(active_days_14d) AS avg_active_days_14d,
+    avgIf(license_utilisation, isNotNull(license_utilisation)) AS avg_license_utilisation,
+    avgIf(active_seconds / dau, dau > 0) AS avg_active_seconds_per_active_user
+FROM
+(
+    SELECT account_id, day, dau, active_days_14d, license_utilisation, active_seconds
+    FROM account_engagement
+    ANY LEFT JOIN (SELECT account_id, day, active_seconds FROM account_daily) USING (account_id, day)
+)
+ANY LEFT JOIN (SELECT account_id, plan FROM account_traits) USING account_id
+GROUP BY plan, day;

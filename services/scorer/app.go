@@ -64,7 +64,7 @@ func (c *config) flags() *service.Flags {
 	f.Duration(&c.scorer.Interval, "interval", "SCORER_INTERVAL", c.scorer.Interval, "time between rescorings of every account")
 	f.Int(&c.scorer.ContractionDays, "contraction-days", "SCORER_CONTRACTION_DAYS", c.scorer.ContractionDays, "the contraction reason compares seats, plan and MRR with their values this many days ago")
 	f.String(&c.model, "model", "HEALTH_MODEL", "", "health model file, reloaded on change and on SIGHUP (default "+defaultModelPath+" if it exists, else the built-in default model)")
-	f.Duration(&c.modelPoll, "model-poll", "HEALTH_MODEL_POLL", scorer.DefaultModelPoll, "how often the model file's modification time is checked")
+	f.Duration(&c.modelPoll, "model-poll", "HEALTH_MODEL_POLL", scorer.DefaultModelPoll, "how often the model file is checked for changes")
 	f.List(&c.readKeys, "read-keys", "READ_KEYS", "", "accepted read API keys")
 	f.String(&c.logLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 	f.Bool(&c.dev, "dev", "ENGAGE_DEV", false, "dev mode: console logs, and the read key dev-read-key is accepted")

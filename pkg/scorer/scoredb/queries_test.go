@@ -49,7 +49,7 @@ GROUP BY account_id`,
     countIf(bitAnd(days, 1) != 0) AS dau,
     countIf(bitAnd(days, 127) != 0) AS wau,
     count() AS mau,
-    groupBitOr(days) AS active_days
+    toUInt32(groupBitOr(days)) AS active_days
 FROM
 (
     SELECT

@@ -1,0 +1,270 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Build compiles services/<name> of the module rooted at src into dir, one binary per name,
+// as tests/e2e does.
+func Build(ctx context.Context, src, dir string, names ...string) error {
+	for _, name := range names {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, name), "./services/"+name)
+		cmd.Dir = src
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("building services/%s: %w\n%s", name, err, out.String())
+		}
+	}
+	return nil
+}
+
+// Proc is one service process.
+type Proc struct {
+	Name string
+	pid  int
+	out  *tailBuffer
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// StartProc runs bin with env added to the environment, in directory dir, and waits until
+// http://ready/readyz answers 200, for at most 60 s.
+func StartProc(ctx context.Context, name, bin, dir, ready string, env ...string) (*Proc, error) {
+	p := &Proc{Name: name, out: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	// Pdeathsig is delivered when the thread that forked the child exits, so the fork happens
+	// on a locked thread that lives as long as the child (see pkg/chserver).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		p.pid = cmd.Process.Pid
+		started <- nil
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	if err := waitReady(ctx, p, ready, 60*time.Second); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+func waitReady(ctx context.Context, p *Proc, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	cl := &http.Client{Timeout: 2 * time.Second}
+	for {
+		resp, err := cl.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited before it was ready (%v):\n%s", p.Name, p.err, p.out.String())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready on %s after %s:\n%s", p.Name, addr, timeout, p.out.String())
+		}
+	}
+}
+
+// PID is the process id.
+func (p *Proc) PID() int { return p.pid }
+
+// Exited reports whether the process has exited, and the tail of its output if so.
+func (p *Proc) Exited() (bool, string) {
+	select {
+	case <-p.done:
+		return true, fmt.Sprintf("%s exited (%v):\n%s", p.Name, p.err, p.out.String())
+	default:
+		return false, ""
+	}
+}
+
+// Stop sends SIGTERM, and SIGKILL if the process has not exited 15 s later.
+func (p *Proc) Stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(p.pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(p.pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
+
+// FreeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux platform Go
+// supports.
+const clockTicks = 100
+
+// ProcCPU returns the user+system CPU time a process has used, from /proc/<pid>/stat.
+func ProcCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces; fields after it are
+	// space separated: state is field 3, utime 14, stime 15.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(ut+st) * time.Second / clockTicks, nil
+}
+
+// SelfCPU returns the CPU time (user+system) this process has used.
+func SelfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// CPUMeter measures the CPU time used by a set of processes (and this one, as "load
+// generator") between Start and Stop.
+type CPUMeter struct {
+	pids  map[string]int
+	names []string
+	start map[string]time.Duration
+	t0    time.Time
+}
+
+// NewCPUMeter watches the named pids; the benchmark process itself is always included under
+// the name "load generator".
+func NewCPUMeter(procs map[string]int) *CPUMeter {
+	m := &CPUMeter{pids: map[string]int{}, start: map[string]time.Duration{}}
+	for name, pid := range procs {
+		if pid > 0 {
+			m.pids[name] = pid
+			m.names = append(m.names, name)
+		}
+	}
+	slices.Sort(m.names)
+	m.names = append([]string{"load generator"}, m.names...)
+	return m
+}
+
+func (m *CPUMeter) read(name string) time.Duration {
+	if name == "load generator" {
+		return SelfCPU()
+	}
+	d, _ := ProcCPU(m.pids[name])
+	return d
+}
+
+// Start records the starting point.
+func (m *CPUMeter) Start() {
+	m.t0 = time.Now()
+	for _, n := range m.names {
+		m.start[n] = m.read(n)
+	}
+}
+
+// CPUUse is one process's CPU use over a measured interval, in cores (CPU seconds per
+// second of wall time).
+type CPUUse struct {
+	Name  string
+	Cores float64
+}
+
+// Stop returns each process's CPU use since Start, the load generator first.
+func (m *CPUMeter) Stop() []CPUUse {
+	wall := time.Since(m.t0).Seconds()
+	out := make([]CPUUse, 0, len(m.names))
+	for _, n := range m.names {
+		out = append(out, CPUUse{Name: n, Cores: (m.read(n) - m.start[n]).Seconds() / wall})
+	}
+	return out
+}
+
+// FormatCPU renders CPU uses as "gateway 1.21, broker 0.40, …" cores.
+func FormatCPU(uses []CPUUse) string {
+	parts := make([]string, 0, len(uses))
+	total := 0.0
+	for _, u := range uses {
+		parts = append(parts, fmt.Sprintf("%s %.2f", u.Name, u.Cores))
+		total += u.Cores
+	}
+	return strings.Join(parts, ", ") + fmt.Sprintf(" (total %.2f)", total)
+}
