@@ -104,10 +104,10 @@ func (b *Bodies) Next(dst []byte, now time.Time) []byte {
 	for _, off := range tp.idSlots {
 		copy(dst[off:], digits[:])
 	}
-	var ts [24]byte
-	now.UTC().AppendFormat(ts[:0], tsLayout)
+	var tsBuf [48]byte
+	ts := now.UTC().AppendFormat(tsBuf[:0], tsLayout)
 	for _, off := range tp.tsSlots {
-		copy(dst[off:], ts[:])
+		copy(dst[off:], ts)
 	}
 	return dst
 }

@@ -74,7 +74,6 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Broker, error) {
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
 		kfake.DataDir(cfg.DataDir),
-		kfake.SeedTopics(int32(cfg.Partitions), kafka.Topics...),
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
 			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
 		}),
@@ -88,8 +87,9 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("starting embedded broker on %s with data in %s: %w", cfg.Addr, cfg.DataDir, err)
 	}
 	b := &Broker{cluster: c, addr: c.ListenAddrs()[0]}
-	// Topics added in a later engage version are created on the next start; SeedTopics only
-	// acts on an empty data directory.
+	// Topics are created through the protocol, as on a real cluster, so they get their
+	// configs (kafka.TopicConfigs); topics added in a later engage version appear on the next
+	// start.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr))
 	if err != nil {
 		c.Close()

@@ -86,7 +86,7 @@ var minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	if err != nil || !isRFC3339(s) {
 		return time.Time{}, fmt.Errorf("%s is not an RFC 3339 time", quoteShort(s))
 	}
 	if t.Before(minTime) {
@@ -94,6 +94,43 @@ func parseTime(s string) (time.Time, error) {
 	}
 	return t.UTC(), nil
 }
+
+// isRFC3339 checks what time.Parse leaves out of RFC 3339: it also takes a one-digit hour, a
+// comma before the fraction and zone offsets such as +24:00 or +01:60 (Go issue 54580), which
+// the contract, the JSON Schema (format date-time) and other consumers of the same timestamps
+// refuse. The ranges of the date and time fields are time.Parse's job.
+func isRFC3339(s string) bool {
+	const shape = "dddd-dd-ddTdd:dd:dd" // then [.d+] and Z or ±dd:dd
+	if len(s) < len(shape)+1 {
+		return false
+	}
+	for i := 0; i < len(shape); i++ {
+		if shape[i] == 'd' && !isDigit(s[i]) || shape[i] != 'd' && s[i] != shape[i] {
+			return false
+		}
+	}
+	zone := s[len(shape):]
+	if zone[0] == '.' {
+		n := 1
+		for n < len(zone) && isDigit(zone[n]) {
+			n++
+		}
+		if n == 1 {
+			return false
+		}
+		zone = zone[n:]
+	}
+	if zone == "Z" {
+		return true
+	}
+	if len(zone) != len("+07:00") || zone[0] != '+' && zone[0] != '-' || zone[3] != ':' ||
+		!isDigit(zone[1]) || !isDigit(zone[2]) || !isDigit(zone[4]) || !isDigit(zone[5]) {
+		return false
+	}
+	return zone[1:3] <= "23" && zone[4:6] <= "59"
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // quoteShort quotes a client's value for an error message, cut to 64 bytes: errors are
 // echoed in responses and logs, and a megabyte-long "timestamp" must not be echoed whole.
@@ -189,58 +226,111 @@ const (
 
 // ParseAccountTraits decodes and checks the traits of a $account event.
 func ParseAccountTraits(props json.RawMessage) (AccountTraits, error) {
-	var raw struct {
-		Seats  json.RawMessage `json:"seats"`
-		Plan   json.RawMessage `json:"plan"`
-		MRR    json.RawMessage `json:"mrr"`
-		Status json.RawMessage `json:"status"`
-	}
 	var tr AccountTraits
-	if len(props) == 0 {
-		return tr, nil
+	var raw [4]json.RawMessage // seats, plan, mrr, status
+	if err := members(props, raw[:], "seats", "plan", "mrr", "status"); err != nil {
+		return tr, err
 	}
-	if err := json.Unmarshal(props, &raw); err != nil {
-		return tr, fieldErr("properties", "%v", err)
-	}
-	if isSet(raw.Seats) {
-		f, err := number("properties.seats", raw.Seats)
+	seats, plan, mrr, status := raw[0], raw[1], raw[2], raw[3]
+	if isSet(seats) {
+		f, err := number("properties.seats", seats)
 		if err != nil {
 			return tr, err
 		}
 		if f < 0 || f != math.Trunc(f) || f > 1e12 {
-			return tr, fieldErr("properties.seats", "must be a non-negative integer, got %s", raw.Seats)
+			return tr, fieldErr("properties.seats", "must be a non-negative integer, got %s", short(seats))
 		}
 		n := int64(f)
 		tr.Seats = &n
 	}
-	if isSet(raw.Plan) {
+	if isSet(plan) {
 		var s string
-		if err := json.Unmarshal(raw.Plan, &s); err != nil || s == "" || len(s) > 64 {
-			return tr, fieldErr("properties.plan", "must be a non-empty string of at most 64 bytes, got %s", raw.Plan)
+		if err := json.Unmarshal(plan, &s); err != nil || s == "" || utf8.RuneCountInString(s) > MaxTraitLen {
+			return tr, fieldErr("properties.plan", "must be a non-empty string of at most %d characters, got %s", MaxTraitLen, short(plan))
 		}
 		tr.Plan = &s
 	}
-	if isSet(raw.MRR) {
-		f, err := number("properties.mrr", raw.MRR)
+	if isSet(mrr) {
+		f, err := number("properties.mrr", mrr)
 		if err != nil {
 			return tr, err
 		}
 		if f < 0 {
-			return tr, fieldErr("properties.mrr", "must not be negative, got %s", raw.MRR)
+			return tr, fieldErr("properties.mrr", "must not be negative, got %s", short(mrr))
 		}
 		tr.MRR = &f
 	}
-	if isSet(raw.Status) {
+	if isSet(status) {
 		var s string
-		_ = json.Unmarshal(raw.Status, &s)
+		_ = json.Unmarshal(status, &s)
 		switch s {
 		case StatusTrialing, StatusActive, StatusPastDue, StatusCanceled:
 		default:
-			return tr, fieldErr("properties.status", "must be one of trialing, active, past_due, canceled, got %s", raw.Status)
+			return tr, fieldErr("properties.status", "must be one of trialing, active, past_due, canceled, got %s", short(status))
 		}
 		tr.Status = &s
 	}
 	return tr, nil
+}
+
+// MaxTraitLen bounds the string properties engage interprets ($account plan, $ticket
+// severity), in characters like every other length limit.
+const MaxTraitLen = 64
+
+// members finds the top-level members of a properties object that engage interprets, by exact
+// name, and stores each value in dst at its name's position (nil when absent). Names are
+// case-sensitive and a name may appear once: ClickHouse reads these members back by exact name
+// from the stored JSON, so a validator that folded case ("Score") or let the last of two
+// "score" members win would pass a value other than the one that is counted.
+func members(props json.RawMessage, dst []json.RawMessage, names ...string) error {
+	if len(props) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(props))
+	tok, err := dec.Token()
+	if err != nil {
+		return fieldErr("properties", "%v", err)
+	}
+	if tok == nil {
+		return nil // null: no properties
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fieldErr("properties", "must be a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fieldErr("properties", "%v", err)
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return fieldErr("properties", "%v", err)
+		}
+		for i, n := range names {
+			if key != n {
+				continue
+			}
+			if dst[i] != nil {
+				return fieldErr("properties."+n, "appears more than once")
+			}
+			dst[i] = v
+		}
+	}
+	return nil
+}
+
+// short is a client's JSON value for an error message, cut to 64 bytes like quoteShort.
+func short(raw json.RawMessage) string {
+	const limit = 64
+	if len(raw) <= limit {
+		return string(raw)
+	}
+	n := limit
+	for n > 0 && !utf8.RuneStart(raw[n]) {
+		n--
+	}
+	return string(raw[:n]) + "…"
 }
 
 func isSet(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
@@ -248,48 +338,44 @@ func isSet(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "nu
 func number(field string, raw json.RawMessage) (float64, error) {
 	var f float64
 	if err := json.Unmarshal(raw, &f); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return 0, fieldErr(field, "must be a number, got %s", raw)
+		return 0, fieldErr(field, "must be a number, got %s", short(raw))
 	}
 	return f, nil
 }
 
 // Score decodes properties.score of a $nps or $csat answer and checks its range.
 func Score(props json.RawMessage, min, max int) (int, error) {
-	var raw struct {
-		Score json.RawMessage `json:"score"`
+	var raw [1]json.RawMessage
+	if err := members(props, raw[:], "score"); err != nil {
+		return 0, err
 	}
-	if len(props) > 0 {
-		if err := json.Unmarshal(props, &raw); err != nil {
-			return 0, fieldErr("properties", "%v", err)
-		}
-	}
-	if !isSet(raw.Score) {
+	if !isSet(raw[0]) {
 		return 0, fieldErr("properties.score", "is required")
 	}
-	f, err := number("properties.score", raw.Score)
+	f, err := number("properties.score", raw[0])
 	if err != nil {
 		return 0, err
 	}
 	if f != math.Trunc(f) || f < float64(min) || f > float64(max) {
-		return 0, fieldErr("properties.score", "must be an integer from %d to %d, got %s", min, max, raw.Score)
+		return 0, fieldErr("properties.score", "must be an integer from %d to %d, got %s", min, max, short(raw[0]))
 	}
 	return int(f), nil
 }
 
 // Renewed decodes properties.renewed of a $renewal event.
 func Renewed(props json.RawMessage) (bool, error) {
-	var raw struct {
-		Renewed *bool `json:"renewed"`
+	var raw [1]json.RawMessage
+	if err := members(props, raw[:], "renewed"); err != nil {
+		return false, err
 	}
-	if len(props) > 0 {
-		if err := json.Unmarshal(props, &raw); err != nil {
-			return false, fieldErr("properties.renewed", "must be a boolean")
-		}
-	}
-	if raw.Renewed == nil {
+	if !isSet(raw[0]) {
 		return false, fieldErr("properties.renewed", "is required (true or false)")
 	}
-	return *raw.Renewed, nil
+	var b bool
+	if err := json.Unmarshal(raw[0], &b); err != nil {
+		return false, fieldErr("properties.renewed", "must be a boolean, got %s", short(raw[0]))
+	}
+	return b, nil
 }
 
 func validateReserved(kind Kind, props json.RawMessage) error {
@@ -310,21 +396,16 @@ func validateReserved(kind Kind, props json.RawMessage) error {
 }
 
 func checkSeverity(props json.RawMessage) error {
-	if len(props) == 0 {
-		return nil
+	var raw [1]json.RawMessage
+	if err := members(props, raw[:], "severity"); err != nil {
+		return err
 	}
-	var raw struct {
-		Severity json.RawMessage `json:"severity"`
-	}
-	if err := json.Unmarshal(props, &raw); err != nil {
-		return fieldErr("properties", "%v", err)
-	}
-	if !isSet(raw.Severity) {
+	if !isSet(raw[0]) {
 		return nil
 	}
 	var s string
-	if err := json.Unmarshal(raw.Severity, &s); err != nil || len(s) > 64 {
-		return fieldErr("properties.severity", "must be a string of at most 64 bytes, got %s", raw.Severity)
+	if err := json.Unmarshal(raw[0], &s); err != nil || utf8.RuneCountInString(s) > MaxTraitLen {
+		return fieldErr("properties.severity", "must be a string of at most %d characters, got %s", MaxTraitLen, short(raw[0]))
 	}
 	return nil
 }

@@ -51,6 +51,11 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int32, replica
 		rt.Topic = t
 		rt.NumPartitions = partitions
 		rt.ReplicationFactor = replication
+		for k, v := range TopicConfigs[t] {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = k, kmsg.StringPtr(v)
+			rt.Configs = append(rt.Configs, c)
+		}
 		req.Topics = append(req.Topics, rt)
 	}
 	resp, err := req.RequestWith(ctx, cl)

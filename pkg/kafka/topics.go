@@ -21,5 +21,12 @@ const (
 // worker instances to share the load, few enough for a laptop.
 const DefaultPartitions = 8
 
+// TopicConfigs are the topic-level settings engage creates topics with. The health-change
+// topic is compacted: a CS tool joining late still finds every account's latest change, and
+// the scorer rebuilds which band it last announced per account from it after a restart.
+var TopicConfigs = map[string]map[string]string{
+	TopicHealthChanges: {"cleanup.policy": "compact"},
+}
+
 // Topics lists every topic engage creates on a fresh cluster.
 var Topics = []string{TopicEvents, TopicEventsDLQ, TopicHealthChanges}

@@ -135,3 +135,15 @@ func SplitList(s string) []string {
 	}
 	return out
 }
+
+// Envs returns the environment variable of every flag, sorted.
+func (f *Flags) Envs() []string {
+	var out []string
+	for _, e := range f.envs {
+		if e != "" {
+			out = append(out, e)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -36,9 +36,14 @@ type sessionizer struct {
 	log    *zap.Logger
 	m      *metrics
 
-	mu    sync.Mutex
-	parts map[int32]*partition
+	mu        sync.Mutex
+	parts     map[int32]*partition
+	lastEvict time.Time
 }
+
+// evictEvery spaces evictions: each walks every user in memory, which at a million open users
+// costs milliseconds, too much for every batch and needless when the clock barely moved.
+const evictEvery = 2 * time.Second
 
 func newSessionizer(cfg session.Config, loader Loader, log *zap.Logger, m *metrics) *sessionizer {
 	return &sessionizer{cfg: cfg, loader: loader, log: log, m: m, parts: map[int32]*partition{}}
@@ -219,11 +224,14 @@ func (s *sessionizer) loadMissing(ctx context.Context, p int32, st *partition, e
 func (s *sessionizer) evict() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if time.Since(s.lastEvict) < evictEvery {
+		return
+	}
+	s.lastEvict = time.Now()
 	var users, events, bytes int64
 	for _, st := range s.parts {
-		u, e := st.tracker.Evict(st.clock)
+		u, _ := st.tracker.Evict(st.clock)
 		s.m.evicted.Add(float64(u))
-		_ = e
 		stats := st.tracker.Stats()
 		users += int64(stats.Users)
 		events += int64(stats.Events)

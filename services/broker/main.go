@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"os"
 
 	"go.uber.org/zap"
@@ -42,6 +43,14 @@ func main() {
 	log.Info("broker ready", zap.String("addr", b.Addr()), zap.String("data_dir", cfg.DataDir))
 
 	admin := service.NewAdmin()
+	admin.AddCheck("kafka-listener", func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", b.Addr())
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
 	srv, _, err := service.HTTPServer("admin", adminAddr, admin.Mux(), log)
 	if err != nil {
 		b.Close()

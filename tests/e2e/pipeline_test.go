@@ -97,6 +97,7 @@ type load struct {
 	statuses  map[int]int
 	batches   atomic.Int64
 	stopAfter atomic.Int64 // stop after this many batches (0: no limit)
+	pause     time.Duration // between two batches of one sender (0: none)
 }
 
 func newLoad(url, key string) *load {
@@ -136,6 +137,9 @@ func (l *load) run(ctx context.Context, t *testing.T, workers int) {
 				}
 				if lim := l.stopAfter.Load(); lim > 0 && l.batches.Load() >= lim {
 					return
+				}
+				if l.pause > 0 {
+					time.Sleep(l.pause)
 				}
 				evs := l.batch(w, n)
 				body, _ := json.Marshal(evs)
@@ -330,6 +334,9 @@ func TestClickHouseDownUnderLoad(t *testing.T) {
 	e.worker(t)
 	e.gateway(t)
 	l := newLoad("http://"+e.gatewayAddr+"/v1/events", "e2e-key")
+	// About 4,000 events/s: enough to keep the worker busy, little enough that the backlog
+	// of a minute-long outage is caught up within the test's patience.
+	l.pause = 50 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { l.run(ctx, t, 2); close(done) }()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -82,7 +83,7 @@ func (c config) banner(chAddr string) {
   │ engage is running                                     Ctrl-C stops it all │
   └───────────────────────────────────────────────────────────────────────────┘
   gateway      http://%[1]s        (POST /v1/events, Segment /v1/batch …)
-  scorer API   http://%[2]s        (GET /v1/accounts/{id}/health)
+  scorer API   http://%[2]s        (GET /v1/accounts/{id}/health, read key dev-read-key)
   ClickHouse   %[3]s          (database engagement)
   write key    %[4]s
 
@@ -92,18 +93,27 @@ func (c config) banner(chAddr string) {
       -d '{"event_id":"hello-1","account_id":"acme","user_id":"ada","name":"report.exported","timestamp":"'$(date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ)'"}'
 
   See it (within a few seconds):
-    clickhouse-client --port %[5]s -q 'SELECT * FROM engagement.events'
+    clickhouse-client --host %[6]s --port %[5]s -q 'SELECT * FROM engagement.events'
+
+  Health of every account (after make demo):
+    curl -s -H 'Authorization: Bearer dev-read-key' 'http://%[2]s/v1/accounts?band=red'
+  Band changes as they happen:  bin/subscriber
 
   Realistic traffic for ~50 accounts:  make demo
 
-`, gatewayAddr, scorerAddr, chAddr, c.writeKey, portOf(chAddr))
+`, gatewayAddr, scorerAddr, chAddr, c.writeKey, portOf(chAddr), hostOf(chAddr))
 }
 
 func portOf(addr string) string {
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			return addr[i+1:]
-		}
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		return port
 	}
 	return "9000"
+}
+
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }

@@ -1,0 +1,435 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// targetFreshnessP95 is the contract's freshness promise: an accepted event shows in every
+// view within 10 s.
+const targetFreshnessP95 = 10 * time.Second
+
+// probeAccount holds the freshness probes; its users are unique per probe, so a probe is
+// visible in user_daily and sessions exactly when its user has a row.
+const probeAccount = "bench-probe"
+
+// probe is one event sent alone, whose arrival in the views is timed.
+type probe struct {
+	id, user string
+	acked    time.Time
+	// first time a poll saw it; zero while unseen
+	events, daily, sessions time.Time
+}
+
+func (p *probe) seen() bool { return !p.events.IsZero() && !p.daily.IsZero() && !p.sessions.IsZero() }
+
+// prober sends probes and polls the views for them.
+type prober struct {
+	cl    *Client
+	conn  driver.Conn
+	step  string
+	mu    sync.Mutex
+	all   []*probe
+	polls int
+	poll  time.Duration // total time spent in poll queries
+}
+
+func (pr *prober) send(ctx context.Context, i int) {
+	id := fmt.Sprintf("probe-%s-%d", pr.step, i)
+	p := &probe{id: id, user: "p-" + pr.step + "-" + fmt.Sprint(i)}
+	ts := time.Now().UTC().Format(tsLayout)
+	body := fmt.Appendf(nil, `{"event_id":%q,"account_id":%q,"user_id":%q,"name":"feature.probe","timestamp":%q}`, id, probeAccount, p.user, ts)
+	status, accepted, err := pr.cl.Post(ctx, body)
+	if err != nil || status != 200 || accepted != 1 {
+		return // not acknowledged: not a probe
+	}
+	p.acked = time.Now()
+	pr.mu.Lock()
+	pr.all = append(pr.all, p)
+	pr.mu.Unlock()
+}
+
+func (pr *prober) pending() []*probe {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	var out []*probe
+	for _, p := range pr.all {
+		if !p.seen() && len(out) < 500 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// pollOnce asks each view which pending probes it shows. A probe counts as visible at the
+// start of the query that first returned it.
+func (pr *prober) pollOnce(ctx context.Context) error {
+	ps := pr.pending()
+	if len(ps) == 0 {
+		return nil
+	}
+	ids, users := make([]string, len(ps)), make([]string, len(ps))
+	for i, p := range ps {
+		ids[i], users[i] = "'"+p.id+"'", "'"+p.user+"'"
+	}
+	queries := []struct {
+		sql  string
+		byID bool
+		mark func(*probe, time.Time)
+	}{
+		{`SELECT event_id FROM events WHERE account_id = '` + probeAccount + `' AND event_id IN (` + strings.Join(ids, ",") + `)`, true,
+			func(p *probe, t time.Time) { p.events = t }},
+		{`SELECT DISTINCT user_id FROM user_daily WHERE account_id = '` + probeAccount + `' AND user_id IN (` + strings.Join(users, ",") + `)`, false,
+			func(p *probe, t time.Time) { p.daily = t }},
+		{`SELECT DISTINCT user_id FROM sessions WHERE account_id = '` + probeAccount + `' AND user_id IN (` + strings.Join(users, ",") + `)`, false,
+			func(p *probe, t time.Time) { p.sessions = t }},
+	}
+	for _, q := range queries {
+		t0 := time.Now()
+		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		rows, err := pr.conn.Query(qctx, q.sql)
+		if err != nil {
+			cancel()
+			return err
+		}
+		got := map[string]bool{}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				rows.Close()
+				cancel()
+				return err
+			}
+			got[s] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		cancel()
+		if err != nil {
+			return err
+		}
+		pr.mu.Lock()
+		pr.polls++
+		pr.poll += time.Since(t0)
+		for _, p := range ps {
+			key := p.user
+			if q.byID {
+				key = p.id
+			}
+			if got[key] {
+				q.mark(p, t0)
+			}
+		}
+		pr.mu.Unlock()
+	}
+	return nil
+}
+
+// freshness returns the acked→visible durations of seen probes for one view, and how many
+// acked probes were never seen.
+func (pr *prober) freshness(at func(*probe) time.Time) (ds []time.Duration, unseen int) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	for _, p := range pr.all {
+		t := at(p)
+		if t.IsZero() {
+			unseen++
+			continue
+		}
+		ds = append(ds, max(t.Sub(p.acked), 0))
+	}
+	return ds, unseen
+}
+
+// sample is one observation of the pipeline's state.
+type sample struct {
+	at      time.Time
+	lag     float64 // sum of engage_worker_consumer_lag_records
+	records float64 // engage_worker_records_total
+	stored  uint64  // count() of events_raw
+	ok      bool    // the count query succeeded
+}
+
+// stepResult is one rate of the staircase.
+type stepResult struct {
+	rate                    float64
+	load                    LoadResult
+	samples                 []sample
+	loadStart, loadEnd      time.Time
+	drain                   time.Duration // end of load → every accepted event stored; <0 if never
+	probes                  int
+	fEvents, fDaily, fSess  []time.Duration
+	fAll                    []time.Duration
+	unseen                  int
+	pollMean                time.Duration
+	cpu                     []CPUUse
+	ingest, ingestSecondHalf float64
+	maxLag, endLag          float64
+}
+
+func (s *stepResult) ok() bool {
+	p95 := Percentiles(append([]time.Duration(nil), s.fAll...), 0.95)[0]
+	return s.bounded() && s.unseen == 0 && len(s.fAll) > 0 && p95 <= targetFreshnessP95
+}
+
+// bounded: the worker kept up in the second half of the load (ClickHouse received at least
+// 95 % of the accepted rate) and the lag when the load stopped was under 5 s of traffic.
+func (s *stepResult) bounded() bool {
+	return s.ingestSecondHalf >= 0.95*s.load.EventsPerSec() && s.endLag <= 5*s.rate && s.drain >= 0
+}
+
+// Pipeline runs gateway + worker + ClickHouse at each rate of the staircase, each on a fresh
+// broker and database, and measures ingest into ClickHouse, consumer lag and freshness.
+func (r *Runner) Pipeline(ctx context.Context) (*Section, error) {
+	cfg := r.cfg
+	sec := &Section{Title: "Pipeline: gateway → broker → worker → ClickHouse"}
+	if _, err := r.env.ClickHouse(ctx); err != nil {
+		return sec, err
+	}
+	t := &Table{Header: []string{"offered events/s", "accepted events/s", "into ClickHouse events/s (2nd half)", "max lag", "lag at end", "drain",
+		"freshness events p50/p95", "user_daily p50/p95", "sessions p50/p95", "all views p95", "probes", "verdict"}}
+	cpuT := &Table{Header: []string{"offered events/s", "CPU cores used"}}
+	best := 0.0
+	var firstErr error
+	for i, rate := range cfg.PipelineRates {
+		res, err := r.pipelineStep(ctx, i, rate)
+		if res != nil {
+			pe := Percentiles(res.fEvents, 0.5, 0.95)
+			pd := Percentiles(res.fDaily, 0.5, 0.95)
+			ps := Percentiles(res.fSess, 0.5, 0.95)
+			pa := Percentiles(res.fAll, 0.95)
+			drain := fmtDur(res.drain)
+			if res.drain < 0 {
+				drain = "not drained"
+			}
+			v := "ok"
+			switch {
+			case !res.bounded():
+				v = "lag unbounded"
+			case !res.ok():
+				v = "too stale"
+			}
+			t.Add(fmtRate(rate), fmtRate(res.load.EventsPerSec()), fmtRate(res.ingestSecondHalf), fmtInt(int64(res.maxLag)), fmtInt(int64(res.endLag)), drain,
+				fmtDur(pe[0])+" / "+fmtDur(pe[1]), fmtDur(pd[0])+" / "+fmtDur(pd[1]), fmtDur(ps[0])+" / "+fmtDur(ps[1]), fmtDur(pa[0]),
+				fmt.Sprintf("%d (%d unseen)", res.probes, res.unseen), v)
+			cpuT.Add(fmtRate(rate), FormatCPU(res.cpu))
+			if res.ok() {
+				best = max(best, rate)
+			}
+		}
+		if err != nil {
+			firstErr = err
+			break
+		}
+		if res != nil && !res.ok() {
+			sec.Note("the staircase stopped at %s events/s, the first rate that missed", fmtRate(rate))
+			break
+		}
+	}
+	sec.Tables = append(sec.Tables, t, cpuT)
+	sec.Note("each rate runs %s of open-loop load on a fresh broker and database, with the dev defaults (worker flush 500 ms); population %d accounts × %d users, 10%% $heartbeat", cfg.StepDuration, cfg.Traffic.Accounts, cfg.Traffic.UsersPerAccount)
+	sec.Note("lag: sum over partitions of the worker's engage_worker_consumer_lag_records, sampled every second; \"into ClickHouse\" is the growth of count() of events_raw over the second half of the load; drain: from the end of the load until count() reaches every accepted event")
+	sec.Note("freshness: one probe event every %s, alone in its request, for a new user of account %q; timed from the gateway's 200 to the start of the first poll (every 100 ms, queries on the events, user_daily and sessions views) that returns it; \"all views\" is the latest of the three", cfg.ProbeInterval, probeAccount)
+	sec.Note("verdict ok: ClickHouse kept ≥ 95 %% of the accepted rate in the second half, lag at the end < 5 s of traffic, every probe seen, all-views p95 ≤ 10 s")
+	r.target("highest rate with freshness p95 ≤ 10 s and bounded lag", "(report)", fmtRate(best)+" events/s", best > 0)
+	return sec, firstErr
+}
+
+func (r *Runner) pipelineStep(ctx context.Context, i int, rate float64) (*stepResult, error) {
+	cfg := r.cfg
+	name := fmt.Sprintf("pipeline-%d", i)
+	db := fmt.Sprintf("bench_%s_p%d", cfg.Traffic.Run, i)
+	r.env.logf("pipeline: %s events/s for %s (database %s)", fmtRate(rate), cfg.StepDuration, db)
+	st := r.env.NewStack(name)
+	defer func() {
+		st.Close() // the worker stops before its database goes
+		r.dropDatabase(db)
+	}()
+	if err := st.StartBroker(ctx); err != nil {
+		return nil, err
+	}
+	if err := st.StartWorker(ctx, db); err != nil {
+		return nil, err
+	}
+	if err := st.StartGateway(ctx); err != nil {
+		return nil, err
+	}
+	conn, err := r.env.openCH(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+
+	traffic := cfg.Traffic
+	traffic.Run = fmt.Sprintf("%s-p%d", cfg.Traffic.Run, i)
+	bodies := NewBodies(traffic)
+	cl := NewClient(st.GatewayAddr, WriteKey, 1024)
+	defer cl.Close()
+	pr := &prober{cl: NewClient(st.GatewayAddr, WriteKey, 4), conn: conn, step: traffic.Run}
+	defer pr.cl.Close()
+
+	res := &stepResult{rate: rate, drain: -1}
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	var wg sync.WaitGroup
+	var smu sync.Mutex
+	// sampler
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			s := sample{at: time.Now()}
+			if m, err := Scrape(bg, st.WorkerAdmin); err == nil {
+				s.lag, s.records = m["engage_worker_consumer_lag_records"], m["engage_worker_records_total"]
+			}
+			qctx, cancel := context.WithTimeout(bg, 5*time.Second)
+			s.ok = conn.QueryRow(qctx, "SELECT count() FROM events_raw").Scan(&s.stored) == nil
+			cancel()
+			smu.Lock()
+			res.samples = append(res.samples, s)
+			smu.Unlock()
+			select {
+			case <-bg.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	// poller
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			_ = pr.pollOnce(bg)
+			select {
+			case <-bg.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	// probe sender, bounded by the load window
+	probeCtx, stopProbes := context.WithTimeout(bg, cfg.StepDuration)
+	defer stopProbes()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(cfg.ProbeInterval)
+		defer tick.Stop()
+		for n := 0; n < int(cfg.StepDuration/cfg.ProbeInterval)+1; n++ {
+			select {
+			case <-probeCtx.Done():
+				return
+			case <-tick.C:
+			}
+			pr.send(probeCtx, n)
+		}
+	}()
+
+	m := NewCPUMeter(st.PIDs())
+	m.Start()
+	res.loadStart = time.Now()
+	res.load = OpenLoop(ctx, cl, bodies, rate, cfg.StepDuration, 1024)
+	res.loadEnd = time.Now()
+	res.cpu = m.Stop()
+	stopProbes()
+	if err := st.Check(); err != nil {
+		return res, err
+	}
+
+	// Drain: wait until every accepted event (and probe) is stored, then until every probe is
+	// in every view, within bounds.
+	want := uint64(res.load.Events)
+	pr.mu.Lock()
+	want += uint64(len(pr.all))
+	pr.mu.Unlock()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM events_raw").Scan(&n); err == nil && n >= want {
+			res.drain = time.Since(res.loadEnd)
+			break
+		}
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return res, err
+		}
+	}
+	for deadline = time.Now().Add(15 * time.Second); time.Now().Before(deadline) && len(pr.pending()) > 0; {
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return res, err
+		}
+	}
+	stopBG()
+	wg.Wait()
+
+	res.fEvents, res.unseen = pr.freshness(func(p *probe) time.Time { return p.events })
+	res.fDaily, _ = pr.freshness(func(p *probe) time.Time { return p.daily })
+	res.fSess, _ = pr.freshness(func(p *probe) time.Time { return p.sessions })
+	var unseenAll int
+	res.fAll, unseenAll = pr.freshness(func(p *probe) time.Time {
+		if !p.seen() {
+			return time.Time{}
+		}
+		return maxTime(p.events, p.daily, p.sessions)
+	})
+	res.unseen = max(res.unseen, unseenAll)
+	res.probes = len(pr.all)
+	if pr.polls > 0 {
+		res.pollMean = pr.poll / time.Duration(pr.polls)
+	}
+	res.summarise()
+	return res, nil
+}
+
+// summarise derives ingest rates and lag figures from the samples of the load window.
+func (s *stepResult) summarise() {
+	var in []sample
+	for _, x := range s.samples {
+		if x.ok && !x.at.Before(s.loadStart) && !x.at.After(s.loadEnd.Add(500*time.Millisecond)) {
+			in = append(in, x)
+		}
+		if !x.at.Before(s.loadStart) && !x.at.After(s.loadEnd) {
+			s.maxLag = max(s.maxLag, x.lag)
+		}
+	}
+	if len(in) < 2 {
+		return
+	}
+	first, last := in[0], in[len(in)-1]
+	s.endLag = last.lag
+	s.ingest = (float64(last.stored) - float64(first.stored)) / last.at.Sub(first.at).Seconds()
+	mid := in[len(in)/2]
+	if d := last.at.Sub(mid.at).Seconds(); d > 0 {
+		s.ingestSecondHalf = (float64(last.stored) - float64(mid.stored)) / d
+	}
+}
+
+func maxTime(ts ...time.Time) time.Time {
+	var m time.Time
+	for _, t := range ts {
+		if t.After(m) {
+			m = t
+		}
+	}
+	return m
+}
+
+func (r *Runner) dropDatabase(db string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := r.env.openCH(ctx, "default")
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`")
+}
