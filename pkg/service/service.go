@@ -98,3 +98,43 @@ func Run(ctx context.Context, log *zap.Logger, comps ...Component) error {
 	}
 	return first
 }
+
+// App is what a service builds from its configuration: its components, in start order, and
+// what to release once they have all stopped.
+type App struct {
+	Components []Component
+	Close      func()
+}
+
+// Main is the rest of every service's main function once its flags are defined: parse
+// os.Args, build the logger from the -dev and -log-level values (dev and logLevel point at
+// them), build the app, run it until SIGINT or SIGTERM, and shut it down. It exits non-zero
+// when the service fails to start or stops with an error.
+func Main(name string, f *Flags, dev *bool, logLevel *string, build func(context.Context, *zap.Logger) (*App, error)) {
+	if err := f.Parse(os.Args[1:]); err != nil {
+		Fatal(name, err)
+	}
+	log, err := NewLogger(name, *dev, *logLevel)
+	if err != nil {
+		Fatal(name, err)
+	}
+	ctx, stop := SignalContext()
+	app, err := build(ctx, log)
+	if err != nil {
+		log.Error(name+" failed to start", zap.Error(err))
+		_ = log.Sync()
+		stop()
+		os.Exit(1)
+	}
+	err = Run(ctx, log, app.Components...)
+	stop()
+	if app.Close != nil {
+		app.Close()
+	}
+	if err != nil {
+		log.Error(name+" stopped with error", zap.Error(err))
+		_ = log.Sync()
+		os.Exit(1)
+	}
+	_ = log.Sync()
+}

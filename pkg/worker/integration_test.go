@@ -216,22 +216,6 @@ func query(t *testing.T, conn driver.Conn, q string, args ...any) string {
 	return strings.Join(lines, "\n")
 }
 
-// checkFor polls fn until it returns nil or the timeout passes.
-func checkFor(t *testing.T, timeout time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func expectViews(t *testing.T, conn driver.Conn, account string) {
 	t.Helper()
 	checks := []struct{ name, q, want string }{
@@ -241,7 +225,7 @@ func expectViews(t *testing.T, conn driver.Conn, account string) {
 		{"events", `SELECT toString(count()) FROM events WHERE account_id = ?`, "13"},
 		{"late", `SELECT event_id FROM events_raw FINAL WHERE account_id = ? AND late = 1`, "too-late"},
 	}
-	checkFor(t, 20*time.Second, func() error {
+	testenv.Eventually(t, 20*time.Second, func() error {
 		for _, c := range checks {
 			if got := query(t, conn, c.q, account); got != c.want {
 				return fmt.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
@@ -292,7 +276,7 @@ func TestCrashMidBatchThenRestart(t *testing.T) {
 	// First half, processed and committed.
 	s.publish(t, evs[:5])
 	stop := s.runWorker(t, s.store, "w1")
-	checkFor(t, 20*time.Second, func() error {
+	testenv.Eventually(t, 20*time.Second, func() error {
 		if got := query(t, s.conn, `SELECT toString(count()) FROM events WHERE account_id = 'acme'`); got != "5" {
 			return fmt.Errorf("events: %s", got)
 		}
@@ -366,7 +350,7 @@ func TestAccountEngagementAndFeatures(t *testing.T) {
 	s.publish(t, evs)
 	s.runWorker(t, s.store, "w1")
 	today := day.Format("2006-01-02")
-	checkFor(t, 20*time.Second, func() error {
+	testenv.Eventually(t, 20*time.Second, func() error {
 		got := query(t, s.conn, `SELECT toString(dau), toString(wau), toString(mau), toString(active_days_14d), ifNull(toString(seats), 'NULL'),
 			ifNull(toString(license_utilisation), 'NULL'), toString(round(stickiness, 4)) FROM account_engagement WHERE account_id = ? AND day = toDate(?)`, "acme", today)
 		if want := "1 2 3 3 2 1.5 0.3333"; got != want {

@@ -53,11 +53,6 @@ func (c *config) flags() *service.Flags {
 	return f
 }
 
-type app struct {
-	components []service.Component
-	close      func()
-}
-
 func (c config) keys() (*ingest.Keys, error) {
 	switch {
 	case c.keysFile != "":
@@ -70,7 +65,7 @@ func (c config) keys() (*ingest.Keys, error) {
 	return nil, fmt.Errorf("no write keys: set WRITE_KEYS or WRITE_KEYS_FILE (or ENGAGE_DEV=true for the dev key)")
 }
 
-func newApp(ctx context.Context, cfg config, log *zap.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config, log *zap.Logger) (*service.App, error) {
 	cfg.bind()
 	if len(cfg.brokers) == 0 {
 		return nil, kafka.ErrNoBrokers
@@ -111,10 +106,10 @@ func newApp(ctx context.Context, cfg config, log *zap.Logger) (*app, error) {
 		return nil, err
 	}
 	log.Info("write keys loaded", zap.Int("keys", keys.Len()), zap.Bool("dev", cfg.dev))
-	return &app{
-		components: []service.Component{srv},
+	return &service.App{
+		Components: []service.Component{srv},
 		// The producer closes after the HTTP server has drained: in-flight requests still
 		// wait for their acknowledgements during shutdown.
-		close: cl.Close,
+		Close: cl.Close,
 	}, nil
 }

@@ -71,11 +71,6 @@ func (c *config) flags() *service.Flags {
 	return f
 }
 
-type app struct {
-	components []service.Component
-	close      func()
-}
-
 // openModel resolves HEALTH_MODEL. It returns the model and, for a file, the component
 // that reloads it.
 func openModel(cfg config, log *zap.Logger, reg prometheus.Registerer) (scorer.ModelSource, *service.Component, error) {
@@ -111,7 +106,7 @@ func openClickHouse(ctx context.Context, cfg config) (driver.Conn, error) {
 	return chdb.Open(ctx, cfg.ch)
 }
 
-func newApp(ctx context.Context, cfg config, log *zap.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config, log *zap.Logger) (*service.App, error) {
 	if len(cfg.brokers) == 0 {
 		return nil, kafka.ErrNoBrokers
 	}
@@ -179,5 +174,5 @@ func newApp(ctx context.Context, cfg config, log *zap.Logger) (*app, error) {
 	comps = append(comps, service.Component{Name: "scorer", Run: sc.Run})
 	log.Info("scorer configured", zap.Int("read_keys", len(cfg.readKeys)), zap.Bool("dev", cfg.dev),
 		zap.Duration("interval", cfg.scorer.Interval))
-	return &app{components: comps, close: closeAll}, nil
+	return &service.App{Components: comps, Close: closeAll}, nil
 }

@@ -86,13 +86,13 @@ func TestServiceWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, log, app.components...) }()
+	go func() { done <- service.Run(ctx, log, app.Components...) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
-		app.close()
+		app.Close()
 	})
 
 	get := func(path, key string) (int, string, error) {

@@ -5,7 +5,7 @@
 package main
 
 import (
-	"os"
+	"context"
 
 	"go.uber.org/zap"
 
@@ -14,25 +14,7 @@ import (
 
 func main() {
 	cfg := defaultConfig()
-	f := cfg.flags()
-	if err := f.Parse(os.Args[1:]); err != nil {
-		service.Fatal("scorer", err)
-	}
-	log, err := service.NewLogger("scorer", cfg.dev, cfg.logLevel)
-	if err != nil {
-		service.Fatal("scorer", err)
-	}
-	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush of stderr
-
-	ctx, stop := service.SignalContext()
-	defer stop()
-	app, err := newApp(ctx, cfg, log)
-	if err != nil {
-		log.Fatal("scorer failed to start", zap.Error(err))
-	}
-	defer app.close()
-	if err := service.Run(ctx, log, app.components...); err != nil {
-		log.Error("scorer stopped with error", zap.Error(err))
-		os.Exit(1)
-	}
+	service.Main("scorer", cfg.flags(), &cfg.dev, &cfg.logLevel, func(ctx context.Context, log *zap.Logger) (*service.App, error) {
+		return newApp(ctx, cfg, log)
+	})
 }

@@ -57,12 +57,7 @@ func (c *config) flags() *service.Flags {
 	return f
 }
 
-type app struct {
-	components []service.Component
-	close      func()
-}
-
-func newApp(ctx context.Context, cfg config, log *zap.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config, log *zap.Logger) (*service.App, error) {
 	if len(cfg.brokers) == 0 {
 		return nil, kafka.ErrNoBrokers
 	}
@@ -93,8 +88,8 @@ func newApp(ctx context.Context, cfg config, log *zap.Logger) (*app, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &app{
-		components: []service.Component{srv, {Name: "worker", Run: w.Run}},
-		close:      func() { conn.Close() },
+	return &service.App{
+		Components: []service.Component{srv, {Name: "worker", Run: w.Run}},
+		Close:      func() { conn.Close() },
 	}, nil
 }

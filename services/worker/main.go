@@ -3,7 +3,7 @@
 package main
 
 import (
-	"os"
+	"context"
 
 	"go.uber.org/zap"
 
@@ -12,25 +12,7 @@ import (
 
 func main() {
 	cfg := defaultConfig()
-	f := cfg.flags()
-	if err := f.Parse(os.Args[1:]); err != nil {
-		service.Fatal("worker", err)
-	}
-	log, err := service.NewLogger("worker", cfg.dev, cfg.logLevel)
-	if err != nil {
-		service.Fatal("worker", err)
-	}
-	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush of stderr
-
-	ctx, stop := service.SignalContext()
-	defer stop()
-	app, err := newApp(ctx, cfg, log)
-	if err != nil {
-		log.Fatal("worker failed to start", zap.Error(err))
-	}
-	defer app.close()
-	if err := service.Run(ctx, log, app.components...); err != nil {
-		log.Error("worker stopped with error", zap.Error(err))
-		os.Exit(1)
-	}
+	service.Main("worker", cfg.flags(), &cfg.dev, &cfg.logLevel, func(ctx context.Context, log *zap.Logger) (*service.App, error) {
+		return newApp(ctx, cfg, log)
+	})
 }

@@ -65,7 +65,7 @@ func TestHTTPToClickHouse(t *testing.T) {
 	if code != 200 || !strings.Contains(resp, `"accepted":1`) {
 		t.Fatalf("first post: %d %s", code, resp)
 	}
-	checkFor(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, func() error {
 		if n := countOf(t, conn, `SELECT count() FROM events`); n != 1 {
 			return fmt.Errorf("count() = %d", n)
 		}
@@ -96,7 +96,7 @@ type load struct {
 	sent      []event.Input // events of batches answered 2xx
 	statuses  map[int]int
 	batches   atomic.Int64
-	stopAfter atomic.Int64 // stop after this many batches (0: no limit)
+	stopAfter atomic.Int64  // stop after this many batches (0: no limit)
 	pause     time.Duration // between two batches of one sender (0: none)
 }
 
@@ -184,7 +184,7 @@ func (l *load) send(body []byte) int {
 // the batch reference: sessionizing all accepted events, sorted, in one go.
 func expectExactlyOnce(t *testing.T, conn driver.Conn, sent []event.Input, timeout time.Duration) {
 	t.Helper()
-	checkFor(t, timeout, func() error {
+	testenv.Eventually(t, timeout, func() error {
 		if n := countOf(t, conn, `SELECT count() FROM events`); n != uint64(len(sent)) {
 			return fmt.Errorf("events: %d, accepted %d", n, len(sent))
 		}
@@ -215,7 +215,7 @@ func expectExactlyOnce(t *testing.T, conn driver.Conn, sent []event.Input, timeo
 		want[s.Key.Account] = [2]int64{w[0] + s.ActiveMs, w[1] + int64(s.Events)}
 	}
 	got := map[string][2]int64{}
-	checkFor(t, timeout, func() error {
+	testenv.Eventually(t, timeout, func() error {
 		rows, err := conn.Query(context.Background(), `SELECT account_id, toInt64(round(sum(active_seconds) * 1000)), toInt64(sum(event_count)) FROM sessions GROUP BY account_id`)
 		if err != nil {
 			return err
@@ -250,7 +250,7 @@ func TestWorkerKilledMidStream(t *testing.T) {
 	l.stopAfter.Store(300)
 	done := make(chan struct{})
 	go func() { l.run(context.Background(), t, 4); close(done) }()
-	checkFor(t, 30*time.Second, func() error {
+	testenv.Eventually(t, 30*time.Second, func() error {
 		if n := l.batches.Load(); n < 100 {
 			return fmt.Errorf("%d batches sent", n)
 		}
@@ -277,7 +277,7 @@ func TestBrokerDownMidLoad(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { l.run(ctx, t, 4); close(done) }()
-	checkFor(t, 30*time.Second, func() error {
+	testenv.Eventually(t, 30*time.Second, func() error {
 		if n := l.batches.Load(); n < 50 {
 			return fmt.Errorf("%d batches sent", n)
 		}
@@ -285,7 +285,7 @@ func TestBrokerDownMidLoad(t *testing.T) {
 	})
 	b.kill(t)
 	before := l.batches.Load()
-	checkFor(t, 15*time.Second, func() error {
+	testenv.Eventually(t, 15*time.Second, func() error {
 		resp, err := http.Get("http://" + e.gatewayAddr + "/readyz")
 		if err != nil {
 			return err
@@ -307,7 +307,7 @@ func TestBrokerDownMidLoad(t *testing.T) {
 		t.Errorf("%d batches got 2xx after the broker was killed", d)
 	}
 	e.broker(t)
-	checkFor(t, 60*time.Second, func() error {
+	testenv.Eventually(t, 60*time.Second, func() error {
 		if n := l.batches.Load(); n < before+50 {
 			return fmt.Errorf("only %d batches since the broker restarted", n-before)
 		}
@@ -340,7 +340,7 @@ func TestClickHouseDownUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { l.run(ctx, t, 2); close(done) }()
-	checkFor(t, 30*time.Second, func() error {
+	testenv.Eventually(t, 30*time.Second, func() error {
 		if n := l.batches.Load(); n < 20 {
 			return fmt.Errorf("%d batches sent", n)
 		}

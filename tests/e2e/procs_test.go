@@ -165,21 +165,6 @@ func (e env) worker(t *testing.T) *proc {
 		"CLICKHOUSE_ADDR="+e.chAddr, "CLICKHOUSE_DATABASE="+e.chDatabase, "WORKER_FLUSH_INTERVAL=200ms")
 }
 
-func checkFor(t *testing.T, timeout time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func count(ctx context.Context, t *testing.T, q func(context.Context, string, ...any) (uint64, error), query string, args ...any) uint64 {
 	t.Helper()
 	n, err := q(ctx, query, args...)
