@@ -70,8 +70,8 @@ GROUP BY account_id, day, name;
 -- Engagement by plan (the source documents compare plans): per plan and day, the accounts on
 -- that plan with engagement data that day, and the averages over those accounts of DAU,
 -- active days in the last 14, licence utilisation (accounts with known seats only) and
--- active seconds per active user. The plan is the account's latest plan trait ('' when
--- never sent).
+-- active seconds per active user (NULL when no account had data for the average). The plan
+-- is the account's latest plan trait ('' when never sent).
 CREATE VIEW IF NOT EXISTS plan_engagement AS
 SELECT
     plan,
@@ -79,8 +79,9 @@ SELECT
     count() AS accounts,
     avg(dau) AS avg_dau,
     avg(active_days_14d) AS avg_active_days_14d,
-    avgIf(license_utilisation, isNotNull(license_utilisation)) AS avg_license_utilisation,
-    avgIf(active_seconds / dau, dau > 0) AS avg_active_seconds_per_active_user
+    if(countIf(isNotNull(license_utilisation)) > 0,
+       avgIf(license_utilisation, isNotNull(license_utilisation)), NULL) AS avg_license_utilisation,
+    if(countIf(dau > 0) > 0, avgIf(active_seconds / dau, dau > 0), NULL) AS avg_active_seconds_per_active_user
 FROM
 (
     SELECT account_id, day, dau, active_days_14d, license_utilisation, active_seconds
