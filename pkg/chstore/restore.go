@@ -30,13 +30,14 @@ type span struct{ start, end int64 }
 // that replaced it starts no later and ends no earlier), and from them the time from which
 // the user's events are needed. Then it loads those events. Loading from the start of a
 // session, never from its middle, is what makes the recomputed sessions equal the stored ones.
-func (s *Store) Load(ctx context.Context, r worker.Restore) ([]worker.StoredEvent, error) {
+func (s *Store) Load(ctx context.Context, r worker.Restore) (worker.Restored, error) {
+	var res worker.Restored
 	var b strings.Builder
 	args := []any{uint16(r.Partition)}
-	b.WriteString(`SELECT account_id, user_id, min(start_ms), max(end_ms) FROM sessions_raw WHERE kafka_partition = ?`)
+	b.WriteString(`SELECT account_id, user_id, session_id, min(start_ms), max(end_ms), argMax(deleted, ver) FROM sessions_raw WHERE kafka_partition = ?`)
 	if r.Users != nil {
 		if len(r.Users) == 0 {
-			return nil, nil
+			return res, nil
 		}
 		b.WriteString(` AND (account_id, user_id) IN (`)
 		for i, u := range r.Users {
@@ -55,21 +56,27 @@ func (s *Store) Load(ctx context.Context, r worker.Restore) ([]worker.StoredEven
 	b.WriteString(` GROUP BY account_id, user_id, session_id`)
 	rows, err := s.conn.Query(ctx, b.String(), args...)
 	if err != nil {
-		return nil, fmt.Errorf("loading open sessions of partition %d: %w", r.Partition, err)
+		return res, fmt.Errorf("loading open sessions of partition %d: %w", r.Partition, err)
 	}
 	sessions := map[worker.UserKey][]span{}
+	var live []worker.StoredSession
 	for rows.Next() {
 		var k worker.UserKey
 		var sp span
-		if err := rows.Scan(&k.Account, &k.User, &sp.start, &sp.end); err != nil {
+		var id string
+		var deleted uint8
+		if err := rows.Scan(&k.Account, &k.User, &id, &sp.start, &sp.end, &deleted); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("scanning open sessions of partition %d: %w", r.Partition, err)
+			return res, fmt.Errorf("scanning open sessions of partition %d: %w", r.Partition, err)
 		}
 		sessions[k] = append(sessions[k], sp)
+		if deleted == 0 {
+			live = append(live, worker.StoredSession{UserKey: k, ID: id, StartMs: sp.start, EndMs: sp.end})
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading open sessions of partition %d: %w", r.Partition, err)
+		return res, fmt.Errorf("reading open sessions of partition %d: %w", r.Partition, err)
 	}
 
 	from := map[worker.UserKey]int64{}
@@ -104,7 +111,12 @@ func (s *Store) Load(ctx context.Context, r worker.Restore) ([]worker.StoredEven
 		}
 	}
 	if len(from) == 0 {
-		return nil, nil
+		return res, nil
+	}
+	for _, ls := range live {
+		if f, ok := from[ls.UserKey]; ok && ls.StartMs >= f {
+			res.Sessions = append(res.Sessions, ls)
+		}
 	}
 
 	b.Reset()
@@ -125,27 +137,26 @@ func (s *Store) Load(ctx context.Context, r worker.Restore) ([]worker.StoredEven
 	}
 	rows, err = s.conn.Query(ctx, b.String(), args...)
 	if err != nil {
-		return nil, fmt.Errorf("loading session events of partition %d: %w", r.Partition, err)
+		return res, fmt.Errorf("loading session events of partition %d: %w", r.Partition, err)
 	}
 	defer rows.Close()
-	var out []worker.StoredEvent
 	for rows.Next() {
 		var e worker.StoredEvent
 		var kind uint8
 		if err := rows.Scan(&e.Account, &e.User, &e.ID, &e.TsMs, &kind); err != nil {
-			return nil, fmt.Errorf("scanning session events of partition %d: %w", r.Partition, err)
+			return res, fmt.Errorf("scanning session events of partition %d: %w", r.Partition, err)
 		}
 		f, ok := from[e.UserKey]
 		if !ok || e.TsMs < f {
 			continue
 		}
 		e.Kind = event.Kind(kind)
-		out = append(out, e)
+		res.Events = append(res.Events, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading session events of partition %d: %w", r.Partition, err)
+		return res, fmt.Errorf("reading session events of partition %d: %w", r.Partition, err)
 	}
-	return out, nil
+	return res, nil
 }
 
 const insertSessionEvents = `INSERT INTO session_events_raw (kafka_partition, account_id, user_id, ts_ms, event_id, kind)`

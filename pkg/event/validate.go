@@ -70,6 +70,7 @@ func (in *Input) Build(receivedAt time.Time) (Event, error) {
 	if err := ev.Validate(); err != nil {
 		return ev, err
 	}
+	ev.Properties = Canonical(ev.Kind(), ev.Properties)
 	ev.Correct()
 	if ev.Timestamp.Before(minTime) {
 		// A sent_at years ahead of our clock moves the timestamp back as far (Correct adds

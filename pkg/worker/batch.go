@@ -37,6 +37,20 @@ type StoredEvent struct {
 	Kind event.Kind
 }
 
+// StoredSession is a session the store shows as live (its latest row is not a retraction).
+type StoredSession struct {
+	UserKey
+	ID             string
+	StartMs, EndMs int64
+}
+
+// Restored is what the store returns for a Restore: the sessionized events from the start of
+// each requested user's mutable sessions, and the live sessions stored over the same span.
+type Restored struct {
+	Events   []StoredEvent
+	Sessions []StoredSession
+}
+
 // Restore asks the store for the sessionized events a partition's tracker needs.
 type Restore struct {
 	Partition int32

@@ -367,3 +367,40 @@ func TestAccountEngagementAndFeatures(t *testing.T) {
 		return nil
 	})
 }
+
+// TestCrashLeavesDanglingSession pins a bug found by a flaky run: a worker crashes after
+// storing the session rows of a batch in which C (01:50–01:51) is still a session of its own,
+// but before storing the batch's events. The redelivery then arrives together with the late
+// event that merges C into S2, so the new worker never produces C and, without the restore's
+// check against stored sessions, would never retract it: sessions would show an extra row.
+func TestCrashLeavesDanglingSession(t *testing.T) {
+	s := newStack(t)
+	evs := fixtureEvents(t, "acme")
+	s.publish(t, evs[:5])
+	stop := s.runWorker(t, s.store, "w1")
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if got := query(t, s.conn, `SELECT toString(count()) FROM events WHERE account_id = 'acme'`); got != "5" {
+			return fmt.Errorf("events: %s", got)
+		}
+		return nil
+	})
+	stop()
+
+	// b-3, b-4, c-1, c-2: C is its own session in this batch.
+	s.publish(t, evs[5:9])
+	crash := &crashingStore{Store: s.store, crashAt: 1, crashed: make(chan struct{})}
+	stop = s.runWorker(t, crash, "w2")
+	select {
+	case <-crash.crashed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker never reached the crash point")
+	}
+	stop()
+	if got := query(t, s.conn, `SELECT toString(count()) FROM sessions WHERE account_id = 'acme'`); got != "3" {
+		t.Fatalf("after the crash, sessions = %s, want 3 (S1, B, and the dangling C)", got)
+	}
+
+	s.publish(t, evs[9:])
+	s.runWorker(t, s.store, "w3")
+	expectViews(t, s.conn, "acme")
+}

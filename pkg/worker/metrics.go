@@ -16,13 +16,14 @@ type metrics struct {
 	batchSeconds prometheus.Histogram
 	writeSeconds prometheus.Histogram
 
-	outcomes       *prometheus.CounterVec
-	loads          prometheus.Counter
-	evicted        prometheus.Counter
-	restoreSeconds prometheus.Histogram
-	stateUsers     prometheus.Gauge
-	stateEvents    prometheus.Gauge
-	stateBytes     prometheus.Gauge
+	outcomes          *prometheus.CounterVec
+	loads             prometheus.Counter
+	danglingRetracted prometheus.Counter
+	evicted           prometheus.Counter
+	restoreSeconds    prometheus.Histogram
+	stateUsers        prometheus.Gauge
+	stateEvents       prometheus.Gauge
+	stateBytes        prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -42,7 +43,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "engage_worker_session_events_total",
 			Help: "Sessionizable events by outcome: accepted, duplicate, late (stored raw only), invalid."}, []string{"outcome"}),
-		loads:   prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_user_loads_total", Help: "Users whose state was reloaded from ClickHouse for an old event."}),
+		loads: prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_user_loads_total", Help: "Users whose state was reloaded from ClickHouse for an old event."}),
+		danglingRetracted: prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_dangling_sessions_retracted_total",
+			Help: "Stored sessions retracted at restore because a crashed batch left them without their events."}),
 		evicted: prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_users_evicted_total", Help: "Users dropped from memory because their sessions can no longer change."}),
 		restoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engage_worker_restore_seconds", Help: "Time to restore sessionizer state from ClickHouse.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
@@ -52,7 +55,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.records, m.fetchErrors, m.writeErrors, m.commitErrors, m.dlq, m.lag, m.freshness, m.batchRecords, m.batchSeconds, m.writeSeconds,
-			m.outcomes, m.loads, m.evicted, m.restoreSeconds, m.stateUsers, m.stateEvents, m.stateBytes)
+			m.outcomes, m.loads, m.danglingRetracted, m.evicted, m.restoreSeconds, m.stateUsers, m.stateEvents, m.stateBytes)
 	}
 	return m
 }

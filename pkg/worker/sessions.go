@@ -1,8 +1,10 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,8 +19,11 @@ import (
 type Loader interface {
 	// PartitionClock is the newest sessionized event time of the partition (Unix ms), or 0.
 	PartitionClock(ctx context.Context, partition int32) (int64, error)
-	// Load returns the stored sessionized events that restore the requested users.
-	Load(ctx context.Context, r Restore) ([]StoredEvent, error)
+	// Load returns the stored sessionized events that restore the requested users, and the
+	// sessions stored as live over the same span.
+	Load(ctx context.Context, r Restore) (Restored, error)
+	// Write stores rows; restores use it to retract sessions left behind by a crash.
+	Write(ctx context.Context, b *Batch) error
 }
 
 // partition is the sessionizer state of one assigned Kafka partition.
@@ -96,29 +101,69 @@ func (s *sessionizer) restore(ctx context.Context, p int32) (*partition, error) 
 	if clock == 0 {
 		return st, nil
 	}
-	evs, err := s.loader.Load(ctx, Restore{Partition: p, ActiveSinceMs: clock - s.evictHorizonMs(), MutableMs: s.mutableMs()})
+	res, err := s.loader.Load(ctx, Restore{Partition: p, ActiveSinceMs: clock - s.evictHorizonMs(), MutableMs: s.mutableMs()})
 	if err != nil {
 		return nil, err
 	}
-	restoreUsers(st.tracker, evs)
+	if err := s.restoreUsers(ctx, st.tracker, p, res); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 
-// restoreUsers hands each user's stored events to the tracker.
-func restoreUsers(t *session.Tracker, evs []StoredEvent) map[session.Key]bool {
+// restoreUsers hands each user's stored events to the tracker, and retracts the stored
+// sessions those events do not produce.
+//
+// Such sessions are what a worker that crashed in the middle of a batch leaves behind: it
+// stored the batch's session rows but not its events. Usually the redelivered events
+// rewrite those rows. But a session that existed only inside the crashed batch — say a
+// session that a later event of the same batch merged away, if the batch was cut before
+// that event — is not produced again when the redelivery arrives in one piece, so nothing
+// would ever retract it. Recomputing the sessions from the stored events tells which stored
+// sessions the state explains; the others are retracted now, and the redelivery re-creates
+// any that are real.
+func (s *sessionizer) restoreUsers(ctx context.Context, t *session.Tracker, p int32, res Restored) error {
 	byUser := map[session.Key][]session.Event{}
-	for _, e := range evs {
+	for _, e := range res.Events {
 		k := session.Key{Account: e.Account, User: e.User}
 		byUser[k] = append(byUser[k], session.Event{ID: session.HashID(e.ID), TS: e.TsMs, Kind: e.Kind})
 	}
+	explained := map[string]bool{}
+	check := session.NewTracker(s.cfg)
 	for k, evs := range byUser {
 		t.Restore(k, evs)
+		sorted := append([]session.Event(nil), evs...)
+		slices.SortFunc(sorted, func(a, b session.Event) int { return cmp.Compare(a.TS, b.TS) })
+		for _, e := range sorted {
+			check.Add(k, e)
+		}
 	}
-	restored := make(map[session.Key]bool, len(byUser))
-	for k := range byUser {
-		restored[k] = true
+	for _, ss := range check.Flush(0).Upserts {
+		explained[ss.ID.String()] = true
 	}
-	return restored
+	var retract Batch
+	ver := uint64(time.Now().UnixMilli())
+	for _, ls := range res.Sessions {
+		if explained[ls.ID] {
+			continue
+		}
+		retract.Sessions, retract.Days = appendRows(retract.Sessions, retract.Days, session.Changes{Version: int64(ver),
+			Retractions: []session.Retraction{{Key: session.Key(ls.UserKey), ID: mustSessionID(ls.ID), Start: ls.StartMs, End: ls.EndMs}}}, p)
+	}
+	if len(retract.Sessions) == 0 {
+		return nil
+	}
+	s.log.Warn("retracting sessions left by an interrupted batch", zap.Int32("partition", p), zap.Int("sessions", len(retract.Sessions)))
+	s.m.danglingRetracted.Add(float64(len(retract.Sessions)))
+	return s.loader.Write(ctx, &retract)
+}
+
+// mustSessionID parses a stored session id; ids are written by this package, so a bad one
+// is a corrupt table, and the zero id makes the retraction harmless.
+func mustSessionID(s string) session.SessionID {
+	var id session.SessionID
+	_ = id.UnmarshalText([]byte(s))
+	return id
 }
 
 // revoke forgets partitions that moved away; their rows are stored and offsets committed,
@@ -205,16 +250,16 @@ func (s *sessionizer) loadMissing(ctx context.Context, p int32, st *partition, e
 		return nil
 	}
 	start := time.Now()
-	var stored []StoredEvent
 	err := retry(ctx, s.log, "loading users", func() error {
-		var err error
-		stored, err = s.loader.Load(ctx, Restore{Partition: p, Users: users, MutableMs: s.mutableMs(), FromMs: oldest - s.mutableMs()})
-		return err
+		res, err := s.loader.Load(ctx, Restore{Partition: p, Users: users, MutableMs: s.mutableMs(), FromMs: oldest - s.mutableMs()})
+		if err != nil {
+			return err
+		}
+		return s.restoreUsers(ctx, st.tracker, p, res)
 	})
 	if err != nil {
 		return fmt.Errorf("loading %d users of partition %d: %w", len(users), p, err)
 	}
-	restoreUsers(st.tracker, stored)
 	s.m.loads.Add(float64(len(users)))
 	s.m.restoreSeconds.Observe(time.Since(start).Seconds())
 	return nil

@@ -1,20 +1,27 @@
 -- Customer-success KPIs (docs/KPIS.md): account history, churn, MRR movements, NRR, LTV/CLV,
 -- NPS, CSAT, trial conversion, adoption, time to value, retention cohorts, renewals and
--- referrals, all computed from events_raw at query time.
+-- referrals.
 --
--- Why views over the raw events and no materialized state: a late $account event (or any
--- late answer) must change history exactly, and a view recomputed from events_raw is right
+-- Why views computed at query time and no stored KPI state: a late $account event (or any
+-- late answer) must change history exactly, and a view recomputed from the events is right
 -- by construction. What keeps them fast on 18.16, which pushes no predicate into a view, is
--- that each view reads only the few event names it needs and works on compact intermediate
+-- that they read narrow copies of the events (below) and work on compact intermediate
 -- forms: one row per account and *change* day (account_state_intervals), per account and
 -- month (account_state_monthly), per user (user_signups). Only account_state_daily expands
 -- to one row per account and day, and no other view reads it.
 --
+-- Reading events_raw itself would cost seconds per query at 10k accounts: it is sorted by
+-- (account_id, event_id), so no filter on the name narrows what is read. Materialized views
+-- therefore keep three narrow tables as events are inserted (signal_events,
+-- user_name_months, user_activity_days); the migration fills them from the events already
+-- stored. They are exact copies or idempotent summaries of events_raw, so late events and
+-- duplicates are handled as they would be there.
+--
 -- De-duplication: events_raw is a ReplacingMergeTree keyed by (account_id, event_id) whose
--- first copy wins. Views that count events de-duplicate with GROUP BY (account_id, event_id)
--- and argMax(…, ver), after filtering by name, so only the business events are grouped.
--- Views that take a minimum or a set over product events (first use, active days) read
--- events_raw FINAL.
+-- first copy wins. Views over business events ($account, $nps, $csat, $renewal, $referral)
+-- de-duplicate signal_events with GROUP BY (account_id, event_id) and argMax(…, ver). The
+-- user views (sign-up, adoption, time to value, retention) read summaries in which a second
+-- copy of an event changes nothing (see user_name_months).
 --
 -- "Latest" always means the greatest (ts_ms, event_id): the event id breaks timestamp ties so
 -- that every view is deterministic. Days and months are UTC.
@@ -73,6 +80,115 @@ FROM kpi_settings
 GROUP BY name;
 
 -- ---------------------------------------------------------------------------------------
+-- Narrow copies of events_raw for the KPIs
+-- ---------------------------------------------------------------------------------------
+
+-- The business events the KPIs read, copied from events_raw as they are inserted. events_raw
+-- is sorted by (account_id, event_id), so a filter on name still reads every granule, with
+-- the product events' properties; here each name is one contiguous range of a small table.
+-- Same columns, key and version as events_raw, so the views de-duplicate exactly as they
+-- would there (first copy wins). A materialized view fills it; the migration copies the
+-- events already stored, and an event that both saw is a duplicate like any other.
+CREATE TABLE IF NOT EXISTS signal_events
+(
+    event_id    String,
+    account_id  String,
+    user_id     String,
+    name        String,
+    ts          DateTime('UTC'),
+    ts_ms       Int64,
+    properties  String,
+    ver         UInt64
+)
+ENGINE = ReplacingMergeTree(ver)
+ORDER BY (name, account_id, event_id);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS signal_events_mv TO signal_events AS
+SELECT event_id, account_id, user_id, name, ts, ts_ms, properties, ver
+FROM events_raw
+WHERE name IN ('$account', '$nps', '$csat', '$renewal', '$referral');
+
+INSERT INTO signal_events (event_id, account_id, user_id, name, ts, ts_ms, properties, ver)
+SELECT event_id, account_id, user_id, name, ts, ts_ms, properties, ver
+FROM events_raw
+WHERE name IN ('$account', '$nps', '$csat', '$renewal', '$referral');
+
+-- What the user views need from product events, kept small as they arrive: the first time
+-- each user sent each event name in each month, and the days on which each user was active.
+-- Scanning every product event instead would cost seconds per query at 10k accounts (see
+-- docs/KPIS.md, "Performance").
+--
+-- Both tables are filled by materialized views on every insert into events_raw, and the
+-- migration copies the events already stored. Each row's value is a minimum (or a set
+-- member), which a second copy of an event cannot change: a redelivered event, an event the
+-- materialized view and the copy both saw, or the same block inserted twice all leave the
+-- results as they were, so the views read plain GROUP BY min(), exact before and after
+-- merges. Late events simply arrive later and land in their month or day.
+CREATE TABLE IF NOT EXISTS user_name_months
+(
+    account_id  String,
+    user_id     String,
+    name        String,
+    month       Date,
+    first_ts_ms Int64,
+    -- ReplacingMergeTree keeps the greatest ver: the earliest first_ts_ms.
+    ver         UInt64
+)
+ENGINE = ReplacingMergeTree(ver)
+PARTITION BY toYYYYMM(month)
+ORDER BY (account_id, user_id, name, month);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS user_name_months_mv TO user_name_months AS
+SELECT
+    account_id,
+    user_id,
+    name,
+    toStartOfMonth(toDate(ts, 'UTC')) AS month,
+    min(ts_ms) AS first_ts_ms,
+    toUInt64(9223372036854775807 - min(ts_ms)) AS ver
+FROM events_raw
+WHERE user_id != ''
+GROUP BY account_id, user_id, name, month;
+
+INSERT INTO user_name_months (account_id, user_id, name, month, first_ts_ms, ver)
+SELECT
+    account_id,
+    user_id,
+    name,
+    toStartOfMonth(toDate(ts, 'UTC')) AS month,
+    min(ts_ms) AS first_ts_ms,
+    toUInt64(9223372036854775807 - min(ts_ms)) AS ver
+FROM events_raw
+WHERE user_id != ''
+GROUP BY account_id, user_id, name, month;
+
+-- Active days: at least one product event or $heartbeat (contract §5). Unlike
+-- user_active_days, which is built from sessions, this also counts events that arrived
+-- beyond the allowed lateness (stored raw, not sessionized): retention asks whether the
+-- user came back, and such an event says they did.
+CREATE TABLE IF NOT EXISTS user_activity_days
+(
+    account_id String,
+    user_id    String,
+    day        Date
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (account_id, user_id, day);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS user_activity_days_mv TO user_activity_days AS
+SELECT account_id, user_id, toDate(ts, 'UTC') AS day
+FROM events_raw
+WHERE user_id != '' AND (name = '$heartbeat' OR substring(name, 1, 1) != '$')
+GROUP BY account_id, user_id, day;
+
+INSERT INTO user_activity_days (account_id, user_id, day)
+SELECT account_id, user_id, toDate(ts, 'UTC') AS day
+FROM events_raw
+WHERE user_id != '' AND (name = '$heartbeat' OR substring(name, 1, 1) != '$')
+GROUP BY account_id, user_id, day;
+
+-- ---------------------------------------------------------------------------------------
 -- Account history
 -- ---------------------------------------------------------------------------------------
 
@@ -99,7 +215,7 @@ FROM
         argMax(ts, ver) AS ts,
         argMax(ts_ms, ver) AS ts_ms,
         argMax(properties, ver) AS properties
-    FROM events_raw
+    FROM signal_events
     WHERE name = '$account'
     GROUP BY account_id, event_id
 );
@@ -298,8 +414,9 @@ FROM
             anyIf(seats, k < months_covered) AS seats_end,
             anyIf(paying, k < months_covered) AS paying_end,
             anyIf(mrr_paid, k < months_covered) AS mrr_end,
-            -- A customer at the start or at the end of any changed day in the month.
-            maxIf(paying, k >= 1 OR k = 0) AS paying_during,
+            -- A customer at the start or at the end of any changed day of the month: every
+            -- row of a month is the interval covering its start or a change within it.
+            max(paying) AS paying_during,
             countIf(k = 0 AND status = 'trialing' AND prev_status != 'trialing') AS trials_started,
             countIf(k = 0 AND prev_status = 'trialing' AND status != 'trialing') AS trials_ended,
             countIf(k = 0 AND prev_status = 'trialing' AND status = 'active') AS trials_converted
@@ -318,4 +435,556 @@ FROM
         WHERE addMonths(m0, k) <= toStartOfMonth(toDate(now(), 'UTC'))
         GROUP BY account_id, month
     )
+);
+
+-- ---------------------------------------------------------------------------------------
+-- Revenue and churn, per month (from account_state_monthly)
+-- ---------------------------------------------------------------------------------------
+
+-- Customer churn rate = customers lost in the month / customers at the start of the month
+-- x 100, and revenue churn rate = churned MRR / MRR at the start x 100. Both are NULL when
+-- the month started without customers (or without MRR). An account that became a customer
+-- and was canceled within the month is in neither term (new_and_lost counts them).
+CREATE VIEW IF NOT EXISTS churn_monthly AS
+SELECT
+    month,
+    customers_start,
+    customers_new,
+    customers_lost,
+    customers_new_and_lost,
+    customers_end,
+    if(customers_start > 0, customers_lost / customers_start * 100, NULL) AS churn_rate,
+    mrr_start,
+    mrr_churned,
+    if(mrr_start > 0, mrr_churned / mrr_start * 100, NULL) AS revenue_churn_rate
+FROM
+(
+    SELECT
+        month,
+        sum(paying_start) AS customers_start,
+        sum(new_customer) AS customers_new,
+        sum(lost) AS customers_lost,
+        sum(new_and_lost) AS customers_new_and_lost,
+        sum(paying_end) AS customers_end,
+        sum(mrr_start) AS mrr_start,
+        sum(mrr_churned) AS mrr_churned
+    FROM account_state_monthly
+    GROUP BY month
+);
+
+-- MRR movements of the month (see account_state_monthly for how each account is classified).
+-- mrr_end = mrr_start + mrr_new + mrr_expansion - mrr_contraction - mrr_churned. Negative
+-- churn: expansion exceeds what contraction and churn took away.
+CREATE VIEW IF NOT EXISTS mrr_movements_monthly AS
+SELECT
+    month,
+    mrr_start,
+    mrr_new,
+    mrr_expansion,
+    mrr_contraction,
+    mrr_churned,
+    mrr_end,
+    mrr_end - mrr_start AS mrr_net_change,
+    toUInt8(mrr_expansion > mrr_contraction + mrr_churned) AS negative_churn
+FROM
+(
+    SELECT
+        month,
+        sum(mrr_start) AS mrr_start,
+        sum(mrr_new) AS mrr_new,
+        sum(mrr_expansion) AS mrr_expansion,
+        sum(mrr_contraction) AS mrr_contraction,
+        sum(mrr_churned) AS mrr_churned,
+        sum(mrr_end) AS mrr_end
+    FROM account_state_monthly
+    GROUP BY month
+);
+
+-- Net revenue retention over the customers at the start of the month:
+-- NRR = (MRR at the start + expansion - contraction - churned MRR) / MRR at the start x 100.
+-- New customers' MRR is left out. NULL when the month started without MRR.
+CREATE VIEW IF NOT EXISTS nrr_monthly AS
+SELECT
+    month,
+    customers_start,
+    mrr_start,
+    mrr_expansion,
+    mrr_contraction,
+    mrr_churned,
+    mrr_start + mrr_expansion - mrr_contraction - mrr_churned AS mrr_retained,
+    if(mrr_start > 0, (mrr_start + mrr_expansion - mrr_contraction - mrr_churned) / mrr_start * 100, NULL) AS nrr
+FROM
+(
+    SELECT
+        month,
+        sum(paying_start) AS customers_start,
+        sum(mrr_start) AS mrr_start,
+        sum(mrr_expansion) AS mrr_expansion,
+        sum(mrr_contraction) AS mrr_contraction,
+        sum(mrr_churned) AS mrr_churned
+    FROM account_state_monthly
+    GROUP BY month
+);
+
+-- Lifetime value per month, with the customer churn rate averaged over the trailing window of
+-- kpi_settings.ltv_churn_window_months months ending with the month (default 3):
+--   churn_rate          = customers lost / customers at the start, summed over the window, x 100
+--   arpa                = MRR at the end of the month / customers at the end
+--   ltv                 = arpa / (churn_rate / 100)
+--   avg_monthly_revenue = MRR / customers over the window's month ends (revenue per customer-month)
+--   avg_lifetime_months = 1 / (churn_rate / 100), the expected lifetime at that churn
+--   clv                 = avg_monthly_revenue x avg_lifetime_months
+-- ltv, avg_lifetime_months and clv are NULL when nobody churned in the window (the lifetime
+-- is then unbounded) or when there is nothing to divide by.
+CREATE VIEW IF NOT EXISTS ltv AS
+SELECT
+    month,
+    window_months,
+    customers,
+    mrr,
+    if(customers > 0, mrr / customers, NULL) AS arpa,
+    window_customers_start,
+    window_customers_lost,
+    if(window_customers_start > 0, window_customers_lost / window_customers_start * 100, NULL) AS churn_rate,
+    if(customers > 0 AND window_customers_lost > 0,
+       mrr / customers * window_customers_start / window_customers_lost, NULL) AS ltv,
+    if(window_customer_months > 0, window_mrr / window_customer_months, NULL) AS avg_monthly_revenue,
+    if(window_customers_lost > 0, window_customers_start / window_customers_lost, NULL) AS avg_lifetime_months,
+    if(window_customer_months > 0 AND window_customers_lost > 0,
+       window_mrr / window_customer_months * window_customers_start / window_customers_lost, NULL) AS clv
+FROM
+(
+    -- Each month's figures are added to the window of every month from it to window - 1
+    -- months later.
+    SELECT
+        addMonths(source_month, k) AS month,
+        any(window_size) AS window_months,
+        sumIf(customers_end, k = 0) AS customers,
+        sumIf(mrr_end, k = 0) AS mrr,
+        sum(customers_start) AS window_customers_start,
+        sum(customers_lost) AS window_customers_lost,
+        sum(customers_end) AS window_customer_months,
+        sum(mrr_end) AS window_mrr
+    FROM
+    (
+        SELECT
+            month AS source_month,
+            sum(paying_start) AS customers_start,
+            sum(lost) AS customers_lost,
+            sum(paying_end) AS customers_end,
+            sum(mrr_end) AS mrr_end,
+            (SELECT toUInt32(greatest(1, if(countIf(name = 'ltv_churn_window_months') = 0, 3,
+                                             argMaxIf(value, updated_at, name = 'ltv_churn_window_months'))))
+             FROM kpi_settings) AS window_size
+        FROM account_state_monthly
+        GROUP BY month
+    )
+    ARRAY JOIN range(window_size) AS k
+    WHERE addMonths(source_month, k) <= toStartOfMonth(toDate(now(), 'UTC'))
+    GROUP BY month
+);
+
+-- Trial to paid conversion: trials that ended in the month (status left trialing) and the
+-- ones among them that became active. A trial that ends in past_due or canceled did not
+-- convert; a trial still running at the end of the month has not ended. conversion_rate is
+-- NULL in months in which no trial ended.
+CREATE VIEW IF NOT EXISTS trial_conversion_monthly AS
+SELECT
+    month,
+    trials_started,
+    trials_ended,
+    trials_converted,
+    if(trials_ended > 0, trials_converted / trials_ended * 100, NULL) AS conversion_rate
+FROM
+(
+    SELECT
+        month,
+        sum(trials_started) AS trials_started,
+        sum(trials_ended) AS trials_ended,
+        sum(trials_converted) AS trials_converted
+    FROM account_state_monthly
+    GROUP BY month
+);
+
+-- ---------------------------------------------------------------------------------------
+-- Answers and signals: NPS, CSAT, renewals, referrals
+-- ---------------------------------------------------------------------------------------
+
+-- Internal: each user's latest NPS answer in each month.
+CREATE VIEW IF NOT EXISTS nps_user_monthly AS
+SELECT
+    account_id,
+    user_id,
+    month,
+    argMax(score, tuple(ts_ms, event_id)) AS score
+FROM
+(
+    SELECT
+        account_id, event_id,
+        argMax(user_id, ver) AS user_id,
+        argMax(ts_ms, ver) AS ts_ms,
+        toStartOfMonth(toDate(argMax(ts, ver), 'UTC')) AS month,
+        visitParamExtractInt(argMax(properties, ver), 'score') AS score
+    FROM signal_events
+    WHERE name = '$nps'
+    GROUP BY account_id, event_id
+)
+GROUP BY account_id, user_id, month;
+
+-- NPS = % promoters (9-10) - % detractors (0-6) among the users who answered in the month,
+-- each with their latest answer of the month; passives (7-8) count in responses only.
+CREATE VIEW IF NOT EXISTS nps_monthly AS
+SELECT
+    month, responses, promoters, passives, detractors,
+    (toInt64(promoters) - toInt64(detractors)) / responses * 100 AS nps
+FROM
+(
+    SELECT
+        month,
+        count() AS responses,
+        countIf(score >= 9) AS promoters,
+        countIf(score BETWEEN 7 AND 8) AS passives,
+        countIf(score <= 6) AS detractors
+    FROM nps_user_monthly
+    GROUP BY month
+);
+
+-- NPS per account and month; plan is the account's plan at the end of the month ('' when
+-- the account never sent one).
+CREATE VIEW IF NOT EXISTS nps_account_monthly AS
+SELECT
+    month, account_id, plan, responses, promoters, passives, detractors,
+    (toInt64(promoters) - toInt64(detractors)) / responses * 100 AS nps
+FROM
+(
+    SELECT
+        account_id,
+        month,
+        count() AS responses,
+        countIf(score >= 9) AS promoters,
+        countIf(score BETWEEN 7 AND 8) AS passives,
+        countIf(score <= 6) AS detractors
+    FROM nps_user_monthly
+    GROUP BY account_id, month
+)
+ANY LEFT JOIN
+(
+    SELECT account_id, month, plan_end AS plan
+    FROM account_state_monthly
+) USING (account_id, month);
+
+-- NPS per plan and month, over the answering users of the accounts on that plan at the end of
+-- the month.
+CREATE VIEW IF NOT EXISTS nps_plan_monthly AS
+SELECT
+    month, plan, accounts, responses, promoters, passives, detractors,
+    (toInt64(promoters) - toInt64(detractors)) / responses * 100 AS nps
+FROM
+(
+    SELECT
+        month,
+        plan,
+        uniqExact(account_id) AS accounts,
+        count() AS responses,
+        countIf(score >= 9) AS promoters,
+        countIf(score BETWEEN 7 AND 8) AS passives,
+        countIf(score <= 6) AS detractors
+    FROM
+    (
+        SELECT account_id, month, score
+        FROM nps_user_monthly
+    )
+    ANY LEFT JOIN
+    (
+        SELECT account_id, month, plan_end AS plan
+        FROM account_state_monthly
+    ) USING (account_id, month)
+    GROUP BY month, plan
+);
+
+-- Internal: every CSAT answer once.
+CREATE VIEW IF NOT EXISTS csat_answers AS
+SELECT
+    account_id, event_id,
+    argMax(user_id, ver) AS user_id,
+    toStartOfMonth(toDate(argMax(ts, ver), 'UTC')) AS month,
+    visitParamExtractInt(argMax(properties, ver), 'score') AS score
+FROM signal_events
+WHERE name = '$csat'
+GROUP BY account_id, event_id;
+
+-- CSAT = satisfied answers (4 or 5 on the 1-5 scale) / all answers of the month x 100. Every
+-- answer counts, several by one user too.
+CREATE VIEW IF NOT EXISTS csat_monthly AS
+SELECT month, answers, satisfied, satisfied / answers * 100 AS csat
+FROM
+(
+    SELECT month, count() AS answers, countIf(score >= 4) AS satisfied
+    FROM csat_answers
+    GROUP BY month
+);
+
+-- CSAT per account and month.
+CREATE VIEW IF NOT EXISTS csat_account_monthly AS
+SELECT month, account_id, answers, satisfied, satisfied / answers * 100 AS csat
+FROM
+(
+    SELECT account_id, month, count() AS answers, countIf(score >= 4) AS satisfied
+    FROM csat_answers
+    GROUP BY account_id, month
+);
+
+-- Renewal rate = contracts renewed / contracts up for renewal in the month x 100. A $renewal
+-- event says an account's contract came up for renewal; an account counts once per month,
+-- with its latest $renewal of the month, so a later event corrects an earlier one.
+CREATE VIEW IF NOT EXISTS renewal_monthly AS
+SELECT
+    month,
+    up_for_renewal,
+    renewed,
+    toUInt64(up_for_renewal - renewed) AS not_renewed,
+    renewed / up_for_renewal * 100 AS renewal_rate
+FROM
+(
+    SELECT month, count() AS up_for_renewal, sum(is_renewed) AS renewed
+    FROM
+    (
+        SELECT account_id, month, argMax(renewed_flag, tuple(ts_ms, event_id)) AS is_renewed
+        FROM
+        (
+            SELECT
+                account_id, event_id,
+                argMax(ts_ms, ver) AS ts_ms,
+                toStartOfMonth(toDate(argMax(ts, ver), 'UTC')) AS month,
+                toUInt8(visitParamExtractBool(argMax(properties, ver), 'renewed')) AS renewed_flag
+            FROM signal_events
+            WHERE name = '$renewal'
+            GROUP BY account_id, event_id
+        )
+        GROUP BY account_id, month
+    )
+    GROUP BY month
+);
+
+-- Referrals per account and month: $referral events and the distinct users who sent them.
+CREATE VIEW IF NOT EXISTS referrals_monthly AS
+SELECT account_id, month, count() AS referrals, uniqExact(user_id) AS referring_users
+FROM
+(
+    SELECT
+        account_id, event_id,
+        argMax(user_id, ver) AS user_id,
+        toStartOfMonth(toDate(argMax(ts, ver), 'UTC')) AS month
+    FROM signal_events
+    WHERE name = '$referral'
+    GROUP BY account_id, event_id
+)
+GROUP BY account_id, month;
+
+-- ---------------------------------------------------------------------------------------
+-- Users: sign-up, adoption, time to value, retention
+-- ---------------------------------------------------------------------------------------
+
+-- Each user's sign-up: the earliest $signup, or the user's first event of any name when the
+-- user never sent one (signup_source says which). first_event_at is the first event either
+-- way.
+CREATE VIEW IF NOT EXISTS user_signups AS
+SELECT
+    account_id,
+    user_id,
+    toDateTime(intDiv(if(signups > 0, first_signup_ms, first_event_ms), 1000), 'UTC') AS signed_up_at,
+    if(signups > 0, 'signup', 'first_event') AS signup_source,
+    toDateTime(intDiv(first_event_ms, 1000), 'UTC') AS first_event_at
+FROM
+(
+    SELECT
+        account_id,
+        user_id,
+        min(first_ts_ms) AS first_event_ms,
+        minIf(first_ts_ms, name = '$signup') AS first_signup_ms,
+        countIf(name = '$signup') AS signups
+    FROM user_name_months
+    GROUP BY account_id, user_id
+);
+
+-- Adoption rate = users who used a core feature in the month / users signed up by the end of
+-- the month x 100, per account, core feature (core_features_current) and month, from the
+-- month of the account's first user to the current month. feature '*' is any core feature:
+-- the users who used at least one. A user counts as signed up from their sign-up or first
+-- event, whichever is earlier, so that a user is never an adopter before being counted.
+-- The core features in force now apply to the whole history.
+CREATE VIEW IF NOT EXISTS adoption AS
+SELECT
+    account_id,
+    feature,
+    month,
+    users_signed_up,
+    adopters,
+    adopters / users_signed_up * 100 AS adoption_rate
+FROM
+(
+    -- Both counts in one GROUP BY: cheaper than joining two tables of this size.
+    SELECT account_id, feature, month, sum(signed_up) AS users_signed_up, sum(adopted) AS adopters
+    FROM
+    (
+        SELECT account_id, feature, month, signed_up, toUInt64(0) AS adopted
+        FROM
+        (
+            -- Each user counts in every month from their sign-up month to the current one.
+            SELECT account_id, addMonths(m0, k) AS month, count() AS signed_up
+            FROM
+            (
+                SELECT
+                    account_id,
+                    toStartOfMonth(toDate(least(signed_up_at, first_event_at), 'UTC')) AS m0,
+                    toUInt32(greatest(toInt64(toRelativeMonthNum(toDate(now(), 'UTC'))) - toInt64(toRelativeMonthNum(m0)), -1) + 1) AS months
+                FROM user_signups
+            )
+            ARRAY JOIN range(months) AS k
+            GROUP BY account_id, month
+        )
+        ARRAY JOIN arrayPushBack((SELECT groupArray(feature) FROM core_features_current), '*') AS feature
+
+        UNION ALL
+
+        SELECT account_id, feature, month, toUInt64(0) AS signed_up, uniqExact(user_id) AS adopted
+        FROM
+        (
+            SELECT account_id, user_id, name, month
+            FROM user_name_months
+            WHERE name IN (SELECT feature FROM core_features_current)
+        )
+        ARRAY JOIN [name, '*'] AS feature
+        GROUP BY account_id, feature, month
+    )
+    GROUP BY account_id, feature, month
+)
+WHERE users_signed_up > 0;
+
+-- Time to value per user: from sign-up (user_signups) to the first use of any core feature.
+-- plan is the account's plan at the end of the sign-up day ('' before its first plan trait);
+-- cohort_month is the sign-up month. first_value_at and seconds_to_value are NULL for users
+-- who have not used a core feature yet; a first use before the recorded sign-up counts as 0.
+-- Two core features first used in the same millisecond: the alphabetically first is named.
+CREATE VIEW IF NOT EXISTS time_to_value AS
+SELECT
+    account_id,
+    user_id,
+    signed_up_at,
+    signup_source,
+    toStartOfMonth(toDate(signed_up_at, 'UTC')) AS cohort_month,
+    plan,
+    if(reached = 1, toNullable(toDateTime(intDiv(value_ms, 1000), 'UTC')), NULL) AS first_value_at,
+    value_feature AS first_value_feature,
+    if(reached = 1, toNullable(greatest(intDiv(value_ms, 1000) - toInt64(signed_up_at), 0)), NULL) AS seconds_to_value
+FROM
+(
+    -- The plan as of the end of the sign-up day: the latest plan trait sent before it, the
+    -- same carrying forward as account_state_intervals, read from the $account events alone.
+    SELECT
+        account_id, user_id,
+        any(signup_at) AS signed_up_at,
+        any(source) AS signup_source,
+        argMaxIf(plan, tuple(ts_ms, event_id), has_plan = 1 AND day <= toDate(signup_at, 'UTC')) AS plan
+    FROM
+    (
+        SELECT account_id, user_id, signed_up_at AS signup_at, signup_source AS source
+        FROM user_signups
+    )
+    ALL LEFT JOIN
+    (
+        SELECT account_id, ts_ms, event_id, day, has_plan, plan
+        FROM account_trait_events
+        WHERE has_plan = 1
+    ) USING (account_id)
+    GROUP BY account_id, user_id
+)
+ANY LEFT JOIN
+(
+    SELECT
+        account_id,
+        user_id,
+        min(first_ts_ms) AS value_ms,
+        argMin(name, tuple(first_ts_ms, name)) AS value_feature,
+        toUInt8(1) AS reached
+    FROM user_name_months
+    WHERE name IN (SELECT feature FROM core_features_current)
+    GROUP BY account_id, user_id
+) USING (account_id, user_id);
+
+-- Median time to value per plan (at sign-up) and sign-up month, over the users who reached
+-- value; users counts everyone who signed up. The median of an even count is the mean of the
+-- two middle values.
+CREATE VIEW IF NOT EXISTS time_to_value_summary AS
+SELECT
+    plan,
+    cohort_month,
+    users,
+    users_reached_value,
+    if(n = 0, NULL, toNullable(median_seconds)) AS median_seconds_to_value,
+    if(n = 0, NULL, toNullable(median_seconds / 86400)) AS median_days_to_value
+FROM
+(
+    SELECT
+        plan,
+        cohort_month,
+        count() AS users,
+        countIf(isNotNull(seconds_to_value)) AS users_reached_value,
+        arraySort(groupArrayIf(ifNull(seconds_to_value, 0), isNotNull(seconds_to_value))) AS sorted,
+        length(sorted) AS n,
+        if(n % 2 = 1, toFloat64(sorted[intDiv(n, 2) + 1]),
+           (toFloat64(sorted[intDiv(n, 2)]) + toFloat64(sorted[intDiv(n, 2) + 1])) / 2) AS median_seconds
+    FROM time_to_value
+    GROUP BY plan, cohort_month
+);
+
+-- Retention per weekly sign-up cohort (cohort_week is the Monday): the share of the cohort's
+-- users active again exactly 1, 7 and 30 days after their sign-up day (user_activity_days).
+-- Only users whose day N is over count for day N (eligible_dN); retention_dN is NULL while
+-- none is.
+CREATE VIEW IF NOT EXISTS retention_cohorts AS
+SELECT
+    cohort_week,
+    users,
+    eligible_d1, retained_d1, if(eligible_d1 > 0, retained_d1 / eligible_d1 * 100, NULL) AS retention_d1,
+    eligible_d7, retained_d7, if(eligible_d7 > 0, retained_d7 / eligible_d7 * 100, NULL) AS retention_d7,
+    eligible_d30, retained_d30, if(eligible_d30 > 0, retained_d30 / eligible_d30 * 100, NULL) AS retention_d30
+FROM
+(
+    SELECT
+        toMonday(signup_day) AS cohort_week,
+        count() AS users,
+        countIf(signup_day + 1 < today) AS eligible_d1,
+        countIf(signup_day + 1 < today AND d1 = 1) AS retained_d1,
+        countIf(signup_day + 7 < today) AS eligible_d7,
+        countIf(signup_day + 7 < today AND d7 = 1) AS retained_d7,
+        countIf(signup_day + 30 < today) AS eligible_d30,
+        countIf(signup_day + 30 < today AND d30 = 1) AS retained_d30
+    FROM
+    (
+        SELECT account_id, user_id, toDate(signed_up_at, 'UTC') AS signup_day, toDate(now(), 'UTC') AS today
+        FROM user_signups
+    )
+    ANY LEFT JOIN
+    (
+        -- Per user: active on day 1, 7, 30 after the sign-up day. The activity streams through
+        -- the join; only the users are held in memory.
+        SELECT
+            account_id, user_id,
+            max(day = signup_day + 1) AS d1,
+            max(day = signup_day + 7) AS d7,
+            max(day = signup_day + 30) AS d30
+        FROM
+        (
+            SELECT account_id, user_id, day
+            FROM user_activity_days
+        )
+        ALL INNER JOIN
+        (
+            SELECT account_id, user_id, toDate(signed_up_at, 'UTC') AS signup_day
+            FROM user_signups
+        ) USING (account_id, user_id)
+        GROUP BY account_id, user_id
+    ) USING (account_id, user_id)
+    GROUP BY cohort_week
 );

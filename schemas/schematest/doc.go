@@ -14,5 +14,7 @@
 //     parser.
 //
 // Numbers in documents are json.Number, objects map[string]any and arrays []any, whether the
-// document was JSON or YAML, so a YAML document validates exactly as its JSON form would.
+// document was JSON or YAML, so a YAML document validates exactly as its JSON form would. The
+// validator compares numbers as IEEE 754 doubles, as the gateway, ClickHouse and JavaScript
+// validators read them.
 package schematest

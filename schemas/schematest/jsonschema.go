@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
+	"math"
 	"net/url"
 	"regexp"
 	"sort"
@@ -17,7 +17,7 @@ import (
 
 // Registry holds schema documents by name (a file name such as "event.schema.json"), so that
 // a $ref can point into another document ("event.schema.json#/$defs/input") the way the
-// OpenAPI document points into the event schema.
+// OpenAPI document points into the event schema. A Registry is not safe for concurrent use.
 type Registry struct {
 	docs     map[string]any
 	patterns map[string]*regexp.Regexp
@@ -224,7 +224,9 @@ func (c *checker) walk(s any, doc, ptr string) {
 				c.fail(doc, at, "must be a non-negative integer")
 			}
 		case k == "minimum", k == "maximum", k == "exclusiveMinimum", k == "exclusiveMaximum":
-			if n, ok := v.(json.Number); !ok || ratOf(n) == nil {
+			if n, ok := v.(json.Number); !ok {
+				c.fail(doc, at, "must be a number")
+			} else if _, ok := numOf(n); !ok {
 				c.fail(doc, at, "must be a number")
 			}
 		case k == "type":
@@ -260,6 +262,10 @@ func (c *checker) walk(s any, doc, ptr string) {
 			}
 		case k == "$ref":
 			ref, _ := v.(string)
+			if ref == "" {
+				c.fail(doc, at, "must be a non-empty string")
+				continue
+			}
 			t, tdoc, tptr, err := c.r.resolve(doc, ref)
 			if err != nil {
 				c.fail(doc, at, "%v", err)
@@ -302,9 +308,11 @@ func escapePtr(s string) string {
 }
 
 func isNonNegInt(n json.Number) bool {
-	r := ratOf(n)
-	return r != nil && r.IsInt() && r.Sign() >= 0
+	f, ok := numOf(n)
+	return ok && isInt(f) && f >= 0
 }
+
+func isInt(f float64) bool { return !math.IsInf(f, 0) && f == math.Trunc(f) }
 
 func stringsOf(v any) []string {
 	switch t := v.(type) {
@@ -343,74 +351,82 @@ type node struct {
 	obj  map[string]*node
 	arr  []*node
 	str  string
-	num  *big.Rat
+	num  float64
 	b    bool
 }
 
+// parseNode decodes an instance in one pass, keeping each value's text as sent.
 func parseNode(raw []byte) (*node, error) {
-	raw = bytes.TrimSpace(raw)
-	n := &node{raw: raw}
-	switch c := raw[0]; {
-	case c == '{':
-		// Duplicate members: the last wins, as with encoding/json (RFC 8259 leaves it open).
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, err
-		}
-		n.kind, n.obj = "object", make(map[string]*node, len(m))
-		for k, v := range m {
-			c, err := parseNode(v)
-			if err != nil {
-				return nil, err
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	return decodeNode(dec, raw)
+}
+
+func decodeNode(dec *json.Decoder, raw []byte) (*node, error) {
+	start := dec.InputOffset()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	n := &node{}
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '{' {
+			// Duplicate members: the last wins, as with encoding/json (RFC 8259 leaves it open).
+			n.kind, n.obj = "object", map[string]*node{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				c, err := decodeNode(dec, raw)
+				if err != nil {
+					return nil, err
+				}
+				n.obj[k.(string)] = c
 			}
-			n.obj[k] = c
-		}
-	case c == '[':
-		var a []json.RawMessage
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return nil, err
-		}
-		n.kind = "array"
-		for _, v := range a {
-			c, err := parseNode(v)
-			if err != nil {
-				return nil, err
+		} else {
+			n.kind = "array"
+			for dec.More() {
+				c, err := decodeNode(dec, raw)
+				if err != nil {
+					return nil, err
+				}
+				n.arr = append(n.arr, c)
 			}
-			n.arr = append(n.arr, c)
 		}
-	case c == '"':
-		n.kind = "string"
-		if err := json.Unmarshal(raw, &n.str); err != nil {
+		if _, err := dec.Token(); err != nil { // the closing delimiter
 			return nil, err
 		}
-	case c == 't' || c == 'f':
-		n.kind, n.b = "boolean", c == 't'
-	case c == 'n':
+	case string:
+		n.kind, n.str = "string", t
+	case bool:
+		n.kind, n.b = "boolean", t
+	case nil:
 		n.kind = "null"
-	default:
+	case json.Number:
 		n.kind = "number"
-		if n.num = ratOf(json.Number(raw)); n.num == nil {
-			return nil, fmt.Errorf("number %s out of range", raw)
+		var ok bool
+		if n.num, ok = numOf(t); !ok {
+			return nil, fmt.Errorf("bad number %s", t)
 		}
 	}
+	// The decoder's offset before the token may sit before the ',' or ':' that precedes the
+	// value; no JSON value starts with those or with whitespace.
+	n.raw = bytes.TrimLeft(raw[start:dec.InputOffset()], " \t\r\n,:")
 	return n, nil
 }
 
-// ratOf is the exact value of a JSON number, or nil.
-func ratOf(n json.Number) *big.Rat {
-	s := string(n)
-	// Guard big.Rat against exponents that would take ages to expand; no schema or fixture
-	// comes near.
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		if e, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+")); err != nil || e > 1000 || e < -1000 {
-			return nil
-		}
+// numOf is the value of a JSON number as an IEEE 754 double, the way the gateway
+// (encoding/json into float64), ClickHouse and most JSON Schema validators (JavaScript's) read
+// it: 10.0000000000000001 is the integer 10, and 1e400 is +Inf, beyond any maximum.
+func numOf(n json.Number) (float64, bool) {
+	f, err := strconv.ParseFloat(string(n), 64)
+	var ne *strconv.NumError
+	if err != nil && !(errors.As(err, &ne) && ne.Err == strconv.ErrRange) {
+		return 0, false
 	}
-	r, ok := new(big.Rat).SetString(s)
-	if !ok {
-		return nil
-	}
-	return r
+	return f, true
 }
 
 type validator struct {
@@ -456,7 +472,7 @@ func (v *validator) check(s any, doc, ptr string, n *node, ip string) []string {
 	if t, ok := m["type"]; ok {
 		match := false
 		for _, name := range stringsOf(t) {
-			if name == n.kind || name == "integer" && n.kind == "number" && n.num.IsInt() ||
+			if name == n.kind || name == "integer" && n.kind == "number" && isInt(n.num) ||
 				name == "number" && n.kind == "number" {
 				match = true
 			}
@@ -520,7 +536,7 @@ func (v *validator) check(s any, doc, ptr string, n *node, ip string) []string {
 	case "number":
 		bound := func(kw string, bad func(c int) bool, rel string) {
 			if lim, ok := m[kw].(json.Number); ok {
-				if r := ratOf(lim); r != nil && bad(n.num.Cmp(r)) {
+				if l, ok := numOf(lim); ok && bad(cmp(n.num, l)) {
 					add(kw, "%s is %s %s", n.raw, rel, lim)
 				}
 			}
@@ -623,6 +639,16 @@ func (v *validator) check(s any, doc, ptr string, n *node, ip string) []string {
 	return probs
 }
 
+func cmp(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
 func problem(ip, msg, doc, ptr string) string {
 	if ip == "" {
 		ip = "/"
@@ -656,8 +682,8 @@ func equal(n *node, v any) bool {
 	case string:
 		return n.kind == "string" && n.str == t
 	case json.Number:
-		r := ratOf(t)
-		return n.kind == "number" && r != nil && n.num.Cmp(r) == 0
+		f, ok := numOf(t)
+		return n.kind == "number" && ok && n.num == f
 	case []any:
 		if n.kind != "array" || len(n.arr) != len(t) {
 			return false

@@ -208,7 +208,7 @@ func (p *yamlParser) inline(s string) (any, error) {
 	if tail := strings.TrimSpace(s[end:]); tail != "" && tail[0] != '#' {
 		return nil, p.errf("unexpected %q after the value", tail)
 	}
-	if end < len(s) && s[end] == '#' {
+	if end > 0 && end < len(s) && s[end] == '#' && s[end-1] != ' ' {
 		return nil, p.errf("a comment needs a space before '#'")
 	}
 	return v, nil
