@@ -1,6 +1,8 @@
-// Package schemas ships engage's versioned schemas with the binaries: the ClickHouse
-// migrations applied at start-up (clickhouse/NNNN_name.sql, in order, each exactly once) and
-// the JSON Schema of the event wire format.
+// Package schemas holds engage's versioned schemas: the ClickHouse migrations applied at
+// start-up (clickhouse/NNNN_name.sql, in order, each exactly once, embedded in the binaries),
+// the JSON Schema of the ingest event and the Kafka record (event.schema.json), and the
+// OpenAPI document of the gateway (openapi.yaml). Tests in this folder keep the last two in
+// step with the code.
 package schemas
 
 import "embed"
