@@ -79,12 +79,24 @@ func (s *Store) Load(ctx context.Context, r worker.Restore) (worker.Restored, er
 		return res, fmt.Errorf("reading open sessions of partition %d: %w", r.Partition, err)
 	}
 
+	// The tracker measures lateness from the newest event it holds, so the span to load is
+	// cut from the newest stored *event* of each user, not from the sessions table: after a
+	// crash, sessions_raw may reflect events of an interrupted batch that were never stored,
+	// and cutting from those would leave out sessions that a redelivered event can still
+	// join.
+	newestEvent, err := s.newestEvents(ctx, r.Partition, r.Users)
+	if err != nil {
+		return res, err
+	}
 	from := map[worker.UserKey]int64{}
 	minFrom := int64(-1)
 	for k, sps := range sessions {
-		newest := int64(0)
-		for _, sp := range sps {
-			newest = max(newest, sp.end)
+		newest, ok := newestEvent[k]
+		if !ok {
+			// Only sessions of an interrupted batch: all of them are to be retracted.
+			for _, sp := range sps {
+				newest = max(newest, sp.end)
+			}
 		}
 		if r.Users == nil && newest < r.ActiveSinceMs {
 			continue
@@ -157,6 +169,44 @@ func (s *Store) Load(ctx context.Context, r worker.Restore) (worker.Restored, er
 		return res, fmt.Errorf("reading session events of partition %d: %w", r.Partition, err)
 	}
 	return res, nil
+}
+
+// newestEvents returns the newest sessionized event time of each user of a partition (of the
+// given users, when users is not nil).
+func (s *Store) newestEvents(ctx context.Context, partition int32, users []worker.UserKey) (map[worker.UserKey]int64, error) {
+	var b strings.Builder
+	args := []any{uint16(partition)}
+	b.WriteString(`SELECT account_id, user_id, max(ts_ms) FROM session_events_raw WHERE kafka_partition = ?`)
+	if users != nil {
+		b.WriteString(` AND (account_id, user_id) IN (`)
+		for i, u := range users {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?, ?)")
+			args = append(args, u.Account, u.User)
+		}
+		b.WriteString(`)`)
+	}
+	b.WriteString(` GROUP BY account_id, user_id`)
+	rows, err := s.conn.Query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading newest events of partition %d: %w", partition, err)
+	}
+	defer rows.Close()
+	out := map[worker.UserKey]int64{}
+	for rows.Next() {
+		var k worker.UserKey
+		var ts int64
+		if err := rows.Scan(&k.Account, &k.User, &ts); err != nil {
+			return nil, fmt.Errorf("scanning newest events of partition %d: %w", partition, err)
+		}
+		out[k] = ts
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading newest events of partition %d: %w", partition, err)
+	}
+	return out, nil
 }
 
 const insertSessionEvents = `INSERT INTO session_events_raw (kafka_partition, account_id, user_id, ts_ms, event_id, kind)`

@@ -97,9 +97,13 @@ func TestNoOrphans(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_ = procMember{r}.Stop(ctx)
-	// The whole process group is signalled: the backgrounded sleep must be gone too.
-	time.Sleep(100 * time.Millisecond)
-	if err := syscall.Kill(-pid, 0); err == nil {
-		t.Fatalf("process group %d still has members", pid)
+	// The whole process group is signalled: the backgrounded sleep must be gone too. It dies
+	// asynchronously, so poll for a while before calling it an orphan.
+	deadline := time.Now().Add(3 * time.Second)
+	for syscall.Kill(-pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("process group %d still has members", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

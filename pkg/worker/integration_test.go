@@ -404,3 +404,50 @@ func TestCrashLeavesDanglingSession(t *testing.T) {
 	s.runWorker(t, s.store, "w3")
 	expectViews(t, s.conn, "acme")
 }
+
+// uncommittingStore stores every batch and then never lets the worker commit: the worker
+// "dies" between storing and committing, so everything it stored is redelivered.
+type uncommittingStore struct {
+	*chstore.Store
+}
+
+func (u uncommittingStore) Write(ctx context.Context, b *worker.Batch) error {
+	if err := u.Store.Write(ctx, b); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return errors.New("killed before committing")
+}
+
+// TestRestoreCutsFromStoredEvents pins a bug found by a flaky run: a worker stores a batch
+// and dies before committing; the next one stores only the session rows of the redelivery
+// (S2, ending 01:51) and dies. If the third restored the span to load from the sessions
+// table's newest end (01:51) it would leave S1 out, while its tracker, holding events up to
+// 01:02 only, would accept the redelivered 00:04 event as on time and invent a one-event
+// session. The span must be cut from the newest stored event.
+func TestRestoreCutsFromStoredEvents(t *testing.T) {
+	s := newStack(t)
+	evs := fixtureEvents(t, "acme")
+	s.publish(t, evs[:5])
+	stop := s.runWorker(t, uncommittingStore{s.store}, "w1")
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if got := query(t, s.conn, `SELECT toString(count()) FROM events WHERE account_id = 'acme'`); got != "5" {
+			return fmt.Errorf("events: %s", got)
+		}
+		return nil
+	})
+	stop()
+
+	s.publish(t, evs[5:])
+	crash := &crashingStore{Store: s.store, crashAt: 1, crashed: make(chan struct{})}
+	stop = s.runWorker(t, crash, "w2")
+	select {
+	case <-crash.crashed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker never reached the crash point")
+	}
+	stop()
+
+	s.runWorker(t, s.store, "w3")
+	expectViews(t, s.conn, "acme")
+}

@@ -12,19 +12,21 @@
 --
 -- Reading events_raw itself would cost seconds per query at 10k accounts: it is sorted by
 -- (account_id, event_id), so no filter on the name narrows what is read. Materialized views
--- therefore keep three narrow tables as events are inserted (signal_events,
--- user_name_months, user_activity_days); the migration fills them from the events already
--- stored. They are exact copies or idempotent summaries of events_raw, so late events and
+-- therefore keep four narrow tables as events are inserted (signal_events,
+-- user_name_months, user_firsts, user_activity_days); the migration fills them from the events
+-- already stored. They are exact copies or idempotent summaries of events_raw, so late events and
 -- duplicates are handled as they would be there.
 --
 -- De-duplication: events_raw is a ReplacingMergeTree keyed by (account_id, event_id) whose
 -- first copy wins. Views over business events ($account, $nps, $csat, $renewal, $referral)
--- de-duplicate signal_events with GROUP BY (account_id, event_id) and argMax(…, ver). The
+-- read signal_events FINAL, which keeps the same copy: it has the same version column and
+-- name leads its key, so FINAL only merges the range of the name asked for. The
 -- user views (sign-up, adoption, time to value, retention) read summaries in which a second
 -- copy of an event changes nothing (see user_name_months).
 --
--- "Latest" always means the greatest (ts_ms, event_id): the event id breaks timestamp ties so
--- that every view is deterministic. Days and months are UTC.
+-- "Latest" means the greatest ts_ms; each view says how it breaks a tie within one
+-- millisecond, always by content, so that results do not depend on arrival order. Days and
+-- months are UTC.
 --
 -- Configuration lives in two small tables (views cannot take parameters on 18.16). Both are
 -- append-only: the row with the newest updated_at wins, so a change is an INSERT and needs
@@ -113,17 +115,17 @@ SELECT event_id, account_id, user_id, name, ts, ts_ms, properties, ver
 FROM events_raw
 WHERE name IN ('$account', '$nps', '$csat', '$renewal', '$referral');
 
--- What the user views need from product events, kept small as they arrive: the first time
--- each user sent each event name in each month, and the days on which each user was active.
--- Scanning every product event instead would cost seconds per query at 10k accounts (see
--- docs/KPIS.md, "Performance").
+-- What the user views need from all events, kept small as they arrive: the first time each
+-- user sent each event name in each month, each user's first event and first $signup, and
+-- the days on which each user was active. Scanning every product event instead would cost
+-- seconds per query at 10k accounts (see docs/KPIS.md, "Performance").
 --
--- Both tables are filled by materialized views on every insert into events_raw, and the
+-- These tables are filled by materialized views on every insert into events_raw, and the
 -- migration copies the events already stored. Each row's value is a minimum (or a set
 -- member), which a second copy of an event cannot change: a redelivered event, an event the
 -- materialized view and the copy both saw, or the same block inserted twice all leave the
--- results as they were, so the views read plain GROUP BY min(), exact before and after
--- merges. Late events simply arrive later and land in their month or day.
+-- results as they were, so the views read GROUP BY min() (or minMerge), exact before and
+-- after merges. Late events simply arrive later and land in their month or day.
 CREATE TABLE IF NOT EXISTS user_name_months
 (
     account_id  String,
@@ -162,6 +164,39 @@ FROM events_raw
 WHERE user_id != ''
 GROUP BY account_id, user_id, name, month;
 
+-- Each user's first event and first $signup (ms), one row per user once merged: what
+-- user_signups reads, 30 times fewer rows than user_name_months. An AggregatingMergeTree,
+-- because the two minimums come from different events.
+CREATE TABLE IF NOT EXISTS user_firsts
+(
+    account_id      String,
+    user_id         String,
+    first_event_ms  AggregateFunction(min, Int64),
+    first_signup_ms AggregateFunction(min, Int64)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (account_id, user_id);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS user_firsts_mv TO user_firsts AS
+SELECT
+    account_id,
+    user_id,
+    minState(ts_ms) AS first_event_ms,
+    minState(if(name = '$signup', ts_ms, toInt64(9223372036854775807))) AS first_signup_ms
+FROM events_raw
+WHERE user_id != ''
+GROUP BY account_id, user_id;
+
+INSERT INTO user_firsts (account_id, user_id, first_event_ms, first_signup_ms)
+SELECT
+    account_id,
+    user_id,
+    minState(ts_ms) AS first_event_ms,
+    minState(if(name = '$signup', ts_ms, toInt64(9223372036854775807))) AS first_signup_ms
+FROM events_raw
+WHERE user_id != ''
+GROUP BY account_id, user_id;
+
 -- Active days: at least one product event or $heartbeat (contract §5). Unlike
 -- user_active_days, which is built from sessions, this also counts events that arrived
 -- beyond the allowed lateness (stored raw, not sessionized): retention asks whether the
@@ -197,7 +232,6 @@ GROUP BY account_id, user_id, day;
 CREATE VIEW IF NOT EXISTS account_trait_events AS
 SELECT
     account_id,
-    event_id,
     ts_ms,
     toDate(ts, 'UTC') AS day,
     visitParamExtractRaw(properties, 'status') NOT IN ('', 'null') AS has_status,
@@ -208,17 +242,8 @@ SELECT
     visitParamExtractInt(properties, 'seats') AS seats,
     visitParamExtractRaw(properties, 'mrr') NOT IN ('', 'null') AS has_mrr,
     visitParamExtractFloat(properties, 'mrr') AS mrr
-FROM
-(
-    SELECT
-        account_id, event_id,
-        argMax(ts, ver) AS ts,
-        argMax(ts_ms, ver) AS ts_ms,
-        argMax(properties, ver) AS properties
-    FROM signal_events
-    WHERE name = '$account'
-    GROUP BY account_id, event_id
-);
+FROM signal_events FINAL
+WHERE name = '$account';
 
 -- Internal: an account's state over time as intervals [day, valid_to). One row per UTC day on
 -- which the account's end-of-day state differs from the previous such day; valid_to is the
@@ -268,23 +293,25 @@ FROM
         (
             SELECT
                 account_id,
-                arrayMap(e -> e.3, ev) AS days,
-                arrayMap(c -> sent_statuses[c], arrayCumSum(arrayMap(e -> e.4, ev))) AS statuses,
-                arrayMap(c -> sent_plans[c], arrayCumSum(arrayMap(e -> e.6, ev))) AS plans,
-                arrayMap(c -> toUInt8(c > 0), arrayCumSum(arrayMap(e -> e.8, ev))) AS seats_known,
-                arrayMap(c -> sent_seats[c], arrayCumSum(arrayMap(e -> e.8, ev))) AS seats,
-                arrayMap(c -> toUInt8(c > 0), arrayCumSum(arrayMap(e -> e.10, ev))) AS mrr_known,
-                arrayMap(c -> sent_mrrs[c], arrayCumSum(arrayMap(e -> e.10, ev))) AS mrrs,
-                arrayMap(e -> e.5, arrayFilter(e -> e.4 = 1, ev)) AS sent_statuses,
-                arrayMap(e -> e.7, arrayFilter(e -> e.6 = 1, ev)) AS sent_plans,
-                arrayMap(e -> e.9, arrayFilter(e -> e.8 = 1, ev)) AS sent_seats,
-                arrayMap(e -> e.11, arrayFilter(e -> e.10 = 1, ev)) AS sent_mrrs
+                arrayMap(e -> e.2, ev) AS days,
+                arrayMap(c -> sent_statuses[c], arrayCumSum(arrayMap(e -> e.3, ev))) AS statuses,
+                arrayMap(c -> sent_plans[c], arrayCumSum(arrayMap(e -> e.5, ev))) AS plans,
+                arrayMap(c -> toUInt8(c > 0), arrayCumSum(arrayMap(e -> e.7, ev))) AS seats_known,
+                arrayMap(c -> sent_seats[c], arrayCumSum(arrayMap(e -> e.7, ev))) AS seats,
+                arrayMap(c -> toUInt8(c > 0), arrayCumSum(arrayMap(e -> e.9, ev))) AS mrr_known,
+                arrayMap(c -> sent_mrrs[c], arrayCumSum(arrayMap(e -> e.9, ev))) AS mrrs,
+                arrayMap(e -> e.4, arrayFilter(e -> e.3 = 1, ev)) AS sent_statuses,
+                arrayMap(e -> e.6, arrayFilter(e -> e.5 = 1, ev)) AS sent_plans,
+                arrayMap(e -> e.8, arrayFilter(e -> e.7 = 1, ev)) AS sent_seats,
+                arrayMap(e -> e.10, arrayFilter(e -> e.9 = 1, ev)) AS sent_mrrs
             FROM
             (
                 SELECT
                     account_id,
-                    -- Sorted by (ts_ms, event_id): the order in which traits are applied.
-                    arraySort(groupArray(tuple(ts_ms, event_id, day, has_status, status, has_plan, plan,
+                    -- Sorted by time: the order in which traits are applied. Events of one
+                    -- millisecond are ordered by their content, so the result is the same
+                    -- whichever order they arrived in.
+                    arraySort(groupArray(tuple(ts_ms, day, has_status, status, has_plan, plan,
                                                has_seats, seats, has_mrr, mrr))) AS ev
                 FROM account_trait_events
                 GROUP BY account_id
@@ -610,24 +637,20 @@ FROM
 -- Answers and signals: NPS, CSAT, renewals, referrals
 -- ---------------------------------------------------------------------------------------
 
--- Internal: each user's latest NPS answer in each month.
+-- Internal: each user's latest NPS answer in each month. Two answers in the same
+-- millisecond: the higher score wins (score < 16, so ts_ms * 16 + score orders both).
 CREATE VIEW IF NOT EXISTS nps_user_monthly AS
 SELECT
     account_id,
     user_id,
-    month,
-    argMax(score, tuple(ts_ms, event_id)) AS score
+    toStartOfMonth(toDate(ts, 'UTC')) AS month,
+    toInt64(intDiv(max(ts_ms * 16 + answer), 16)) AS answered_ms,
+    toInt64(max(ts_ms * 16 + answer) % 16) AS score
 FROM
 (
-    SELECT
-        account_id, event_id,
-        argMax(user_id, ver) AS user_id,
-        argMax(ts_ms, ver) AS ts_ms,
-        toStartOfMonth(toDate(argMax(ts, ver), 'UTC')) AS month,
-        visitParamExtractInt(argMax(properties, ver), 'score') AS score
-    FROM signal_events
+    SELECT account_id, user_id, ts, ts_ms, visitParamExtractInt(properties, 'score') AS answer
+    FROM signal_events FINAL
     WHERE name = '$nps'
-    GROUP BY account_id, event_id
 )
 GROUP BY account_id, user_id, month;
 
@@ -674,7 +697,7 @@ ANY LEFT JOIN
 ) USING (account_id, month);
 
 -- NPS per plan and month, over the answering users of the accounts on that plan at the end of
--- the month.
+-- the month (built on nps_account_monthly, so the plan comes from the same place).
 CREATE VIEW IF NOT EXISTS nps_plan_monthly AS
 SELECT
     month, plan, accounts, responses, promoters, passives, detractors,
@@ -684,34 +707,25 @@ FROM
     SELECT
         month,
         plan,
-        uniqExact(account_id) AS accounts,
-        count() AS responses,
-        countIf(score >= 9) AS promoters,
-        countIf(score BETWEEN 7 AND 8) AS passives,
-        countIf(score <= 6) AS detractors
-    FROM
-    (
-        SELECT account_id, month, score
-        FROM nps_user_monthly
-    )
-    ANY LEFT JOIN
-    (
-        SELECT account_id, month, plan_end AS plan
-        FROM account_state_monthly
-    ) USING (account_id, month)
+        count() AS accounts,
+        sum(responses) AS responses,
+        sum(promoters) AS promoters,
+        sum(passives) AS passives,
+        sum(detractors) AS detractors
+    FROM nps_account_monthly
     GROUP BY month, plan
 );
 
 -- Internal: every CSAT answer once.
 CREATE VIEW IF NOT EXISTS csat_answers AS
 SELECT
-    account_id, event_id,
-    argMax(user_id, ver) AS user_id,
-    toStartOfMonth(toDate(argMax(ts, ver), 'UTC')) AS month,
-    visitParamExtractInt(argMax(properties, ver), 'score') AS score
-FROM signal_events
-WHERE name = '$csat'
-GROUP BY account_id, event_id;
+    account_id,
+    event_id,
+    user_id,
+    toStartOfMonth(toDate(ts, 'UTC')) AS month,
+    visitParamExtractInt(properties, 'score') AS score
+FROM signal_events FINAL
+WHERE name = '$csat';
 
 -- CSAT = satisfied answers (4 or 5 on the 1-5 scale) / all answers of the month x 100. Every
 -- answer counts, several by one user too.
@@ -749,17 +763,18 @@ FROM
     SELECT month, count() AS up_for_renewal, sum(is_renewed) AS renewed
     FROM
     (
-        SELECT account_id, month, argMax(renewed_flag, tuple(ts_ms, event_id)) AS is_renewed
+        -- The latest $renewal of the account in the month (ts_ms * 2 + renewed: in a tie,
+        -- renewed wins).
+        SELECT account_id, month, toUInt8(max(ts_ms * 2 + renewed_flag) % 2) AS is_renewed
         FROM
         (
             SELECT
-                account_id, event_id,
-                argMax(ts_ms, ver) AS ts_ms,
-                toStartOfMonth(toDate(argMax(ts, ver), 'UTC')) AS month,
-                toUInt8(visitParamExtractBool(argMax(properties, ver), 'renewed')) AS renewed_flag
-            FROM signal_events
+                account_id,
+                ts_ms,
+                toStartOfMonth(toDate(ts, 'UTC')) AS month,
+                toUInt8(visitParamExtractBool(properties, 'renewed')) AS renewed_flag
+            FROM signal_events FINAL
             WHERE name = '$renewal'
-            GROUP BY account_id, event_id
         )
         GROUP BY account_id, month
     )
@@ -771,13 +786,9 @@ CREATE VIEW IF NOT EXISTS referrals_monthly AS
 SELECT account_id, month, count() AS referrals, uniqExact(user_id) AS referring_users
 FROM
 (
-    SELECT
-        account_id, event_id,
-        argMax(user_id, ver) AS user_id,
-        toStartOfMonth(toDate(argMax(ts, ver), 'UTC')) AS month
-    FROM signal_events
+    SELECT account_id, user_id, toStartOfMonth(toDate(ts, 'UTC')) AS month
+    FROM signal_events FINAL
     WHERE name = '$referral'
-    GROUP BY account_id, event_id
 )
 GROUP BY account_id, month;
 
@@ -792,18 +803,18 @@ CREATE VIEW IF NOT EXISTS user_signups AS
 SELECT
     account_id,
     user_id,
-    toDateTime(intDiv(if(signups > 0, first_signup_ms, first_event_ms), 1000), 'UTC') AS signed_up_at,
-    if(signups > 0, 'signup', 'first_event') AS signup_source,
-    toDateTime(intDiv(first_event_ms, 1000), 'UTC') AS first_event_at
+    toDateTime(intDiv(if(has_signup, first_signup, first_event), 1000), 'UTC') AS signed_up_at,
+    if(has_signup, 'signup', 'first_event') AS signup_source,
+    toDateTime(intDiv(first_event, 1000), 'UTC') AS first_event_at
 FROM
 (
     SELECT
         account_id,
         user_id,
-        min(first_ts_ms) AS first_event_ms,
-        minIf(first_ts_ms, name = '$signup') AS first_signup_ms,
-        countIf(name = '$signup') AS signups
-    FROM user_name_months
+        minMerge(first_event_ms) AS first_event,
+        minMerge(first_signup_ms) AS first_signup,
+        first_signup != 9223372036854775807 AS has_signup
+    FROM user_firsts
     GROUP BY account_id, user_id
 );
 
@@ -819,47 +830,49 @@ SELECT
     feature,
     month,
     users_signed_up,
-    adopters,
+    toUInt64(adopter_counts[indexOf(adopted_features, feature)]) AS adopters,
     adopters / users_signed_up * 100 AS adoption_rate
 FROM
 (
-    -- Both counts in one GROUP BY: cheaper than joining two tables of this size.
-    SELECT account_id, feature, month, sum(signed_up) AS users_signed_up, sum(adopted) AS adopters
+    SELECT account_id, month, users_signed_up, adopted_features, adopter_counts
     FROM
     (
-        SELECT account_id, feature, month, signed_up, toUInt64(0) AS adopted
+        -- Each user counts in every month from their sign-up month to the current one.
+        SELECT account_id, addMonths(m0, k) AS month, count() AS users_signed_up
         FROM
         (
-            -- Each user counts in every month from their sign-up month to the current one.
-            SELECT account_id, addMonths(m0, k) AS month, count() AS signed_up
-            FROM
-            (
-                SELECT
-                    account_id,
-                    toStartOfMonth(toDate(least(signed_up_at, first_event_at), 'UTC')) AS m0,
-                    toUInt32(greatest(toInt64(toRelativeMonthNum(toDate(now(), 'UTC'))) - toInt64(toRelativeMonthNum(m0)), -1) + 1) AS months
-                FROM user_signups
-            )
-            ARRAY JOIN range(months) AS k
-            GROUP BY account_id, month
+            SELECT
+                account_id,
+                toStartOfMonth(toDate(least(signed_up_at, first_event_at), 'UTC')) AS m0,
+                toUInt32(greatest(toInt64(toRelativeMonthNum(toDate(now(), 'UTC'))) - toInt64(toRelativeMonthNum(m0)), -1) + 1) AS months
+            FROM user_signups
         )
-        ARRAY JOIN arrayPushBack((SELECT groupArray(feature) FROM core_features_current), '*') AS feature
-
-        UNION ALL
-
-        SELECT account_id, feature, month, toUInt64(0) AS signed_up, uniqExact(user_id) AS adopted
+        ARRAY JOIN range(months) AS k
+        GROUP BY account_id, month
+    )
+    ANY LEFT JOIN
+    (
+        -- One row per account and month, the adopters of each feature used as parallel
+        -- arrays: a join on (account, month) is far cheaper than one per feature row.
+        SELECT account_id, month, groupArray(feature) AS adopted_features, groupArray(adopted) AS adopter_counts
         FROM
         (
-            SELECT account_id, user_id, name, month
+            SELECT account_id, name AS feature, month, uniqExact(user_id) AS adopted
             FROM user_name_months
             WHERE name IN (SELECT feature FROM core_features_current)
+            GROUP BY account_id, name, month
+
+            UNION ALL
+
+            SELECT account_id, '*' AS feature, month, uniqExact(user_id) AS adopted
+            FROM user_name_months
+            WHERE name IN (SELECT feature FROM core_features_current)
+            GROUP BY account_id, month
         )
-        ARRAY JOIN [name, '*'] AS feature
-        GROUP BY account_id, feature, month
-    )
-    GROUP BY account_id, feature, month
+        GROUP BY account_id, month
+    ) USING (account_id, month)
 )
-WHERE users_signed_up > 0;
+ARRAY JOIN arrayPushBack((SELECT groupArray(feature) FROM core_features_current), '*') AS feature;
 
 -- Time to value per user: from sign-up (user_signups) to the first use of any core feature.
 -- plan is the account's plan at the end of the sign-up day ('' before its first plan trait);
@@ -873,7 +886,7 @@ SELECT
     signed_up_at,
     signup_source,
     toStartOfMonth(toDate(signed_up_at, 'UTC')) AS cohort_month,
-    plan,
+    signup_plan AS plan,
     if(reached = 1, toNullable(toDateTime(intDiv(value_ms, 1000), 'UTC')), NULL) AS first_value_at,
     value_feature AS first_value_feature,
     if(reached = 1, toNullable(greatest(intDiv(value_ms, 1000) - toInt64(signed_up_at), 0)), NULL) AS seconds_to_value
@@ -885,7 +898,7 @@ FROM
         account_id, user_id,
         any(signup_at) AS signed_up_at,
         any(source) AS signup_source,
-        argMaxIf(plan, tuple(ts_ms, event_id), has_plan = 1 AND day <= toDate(signup_at, 'UTC')) AS plan
+        argMaxIf(plan, tuple(ts_ms, plan), has_plan = 1 AND day <= toDate(signup_at, 'UTC')) AS signup_plan
     FROM
     (
         SELECT account_id, user_id, signed_up_at AS signup_at, signup_source AS source
@@ -893,7 +906,7 @@ FROM
     )
     ALL LEFT JOIN
     (
-        SELECT account_id, ts_ms, event_id, day, has_plan, plan
+        SELECT account_id, ts_ms, day, has_plan, plan
         FROM account_trait_events
         WHERE has_plan = 1
     ) USING (account_id)

@@ -1,0 +1,209 @@
+package kpi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/engage-oss/engage/pkg/chstore"
+	"github.com/engage-oss/engage/pkg/event"
+	"github.com/engage-oss/engage/pkg/kafka"
+	"github.com/engage-oss/engage/pkg/testenv"
+	"github.com/engage-oss/engage/pkg/worker"
+)
+
+// loadEvents reads an NDJSON file of events as clients send them (event.Input) and builds
+// each as the gateway would, received at receivedAt.
+func loadEvents(t *testing.T, path string, receivedAt time.Time) []event.Event {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []event.Event
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		var in event.Input
+		if err := json.Unmarshal(sc.Bytes(), &in); err != nil {
+			t.Fatalf("%s:%d: %v", path, line, err)
+		}
+		ev, err := in.Build(receivedAt)
+		if err != nil {
+			t.Fatalf("%s:%d: %v", path, line, err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// pipeline publishes evs to an in-process Kafka one per request, in order, runs the real
+// stream worker into a fresh ClickHouse database, and returns once every distinct event is
+// in events_raw.
+func pipeline(t *testing.T, evs []event.Event) driver.Conn {
+	t.Helper()
+	ctx := context.Background()
+	_, brokers := testenv.Kafka(t)
+	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
+
+	cl, err := kgo.NewClient(append(kafka.ClientOpts(brokers, "kpi-test-producer", nil), kafka.ProducerOpts()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	pub := kafka.NewPublisher(cl, kafka.TopicEvents)
+	distinct := map[[2]string]bool{}
+	for _, ev := range evs {
+		if err := pub.Publish(ctx, []event.Event{ev}); err != nil {
+			t.Fatal(err)
+		}
+		distinct[[2]string{ev.AccountID, ev.EventID}] = true
+	}
+
+	cfg := worker.DefaultConfig()
+	cfg.FlushInterval = 50 * time.Millisecond
+	cfg.Name = "kpi-worker"
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	w, err := worker.New(cfg, append(kafka.ClientOpts(brokers, cfg.Name, nil), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())),
+		chstore.New(conn), log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	var once sync.Once
+	t.Cleanup(func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		})
+	})
+
+	want := uint64(len(distinct))
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM events").Scan(&n); err != nil {
+			return err
+		}
+		if n != want {
+			return fmt.Errorf("events: %d of %d stored", n, want)
+		}
+		return nil
+	})
+	return conn
+}
+
+// rawEvent is a row for insertRaw.
+type rawEvent struct {
+	id, account, user, name string
+	at                      time.Time
+	props                   string
+}
+
+// insertRaw writes events straight into events_raw, as the worker would, for tests that are
+// about the views rather than the pipeline.
+func insertRaw(t *testing.T, conn driver.Conn, evs []rawEvent) {
+	t.Helper()
+	b, err := conn.PrepareBatch(context.Background(),
+		"INSERT INTO events_raw (event_id, account_id, user_id, name, ts, ts_ms, received_at, properties, ver)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range evs {
+		if err := b.Append(e.id, e.account, e.user, e.name, e.at, e.at.UnixMilli(), e.at, e.props, uint64(math.MaxInt64-i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lines renders rows one per line, fields separated by spaces: dates as 2006-01-02, times as
+// 2006-01-02T15:04:05, nil as NULL, floats rounded to 4 decimals. Expected values in the
+// tests are written the same way.
+func lines[T any](rows []T, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(rows))
+	for i := range rows {
+		v := reflect.ValueOf(rows[i])
+		parts := make([]string, v.NumField())
+		for j := range v.NumField() {
+			parts[j] = render(v.Field(j))
+		}
+		out[i] = strings.Join(parts, " ")
+	}
+	return out, nil
+}
+
+func render(v reflect.Value) string {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return "NULL"
+		}
+		v = v.Elem()
+	}
+	switch x := v.Interface().(type) {
+	case time.Time:
+		x = x.UTC()
+		if x.Equal(x.Truncate(24 * time.Hour)) {
+			return x.Format(time.DateOnly)
+		}
+		return x.Format("2006-01-02T15:04:05")
+	case float64:
+		return strconv.FormatFloat(math.Round(x*1e4)/1e4, 'f', -1, 64)
+	case string:
+		if x == "" {
+			return `""`
+		}
+		return x
+	}
+	switch v.Kind() {
+	case reflect.String:
+		return v.String()
+	case reflect.Bool:
+		return strconv.FormatBool(v.Bool())
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// checkLines compares rendered rows with the expected lines.
+func checkLines(t *testing.T, got []string, err error, want []string) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
+}
+
+func month(s string) time.Time {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}

@@ -1,0 +1,9 @@
+package kpi_test
+
+import (
+	"testing"
+
+	"github.com/engage-oss/engage/pkg/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
