@@ -41,7 +41,6 @@ type template struct {
 	buf     []byte
 	idSlots []int // offsets of the seqWidth-digit batch number
 	tsSlots []int // offsets of the 24-byte timestamps (timestamp and sent_at)
-	keys    []string
 }
 
 // NewBodies builds one template per 100 users, so that every user of the population appears
@@ -68,7 +67,6 @@ func NewBodies(t Traffic) *Bodies {
 				name = "$heartbeat"
 			}
 			account := fmt.Sprintf("acct-%05d", acct)
-			tp.keys = append(tp.keys, account)
 			tp.buf = append(tp.buf, `{"event_id":"`...)
 			tp.buf = append(tp.buf, t.Run...)
 			tp.buf = append(tp.buf, '-')
@@ -87,8 +85,14 @@ func NewBodies(t Traffic) *Bodies {
 	return b
 }
 
-// Size is the length of a body in bytes (all bodies have the same length).
-func (b *Bodies) Size() int { return len(b.templates[0].buf) }
+// Size is the length of the longest body in bytes.
+func (b *Bodies) Size() int {
+	n := 0
+	for i := range b.templates {
+		n = max(n, len(b.templates[i].buf))
+	}
+	return n
+}
 
 // Next appends to dst[:0] the next body, with a new batch number and now as every timestamp,
 // and returns it.

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/engage-oss/engage/pkg/kafka"
@@ -84,7 +85,7 @@ func (r *Runner) Gateway(ctx context.Context) (*Section, error) {
 	t.Add("", "**ratio gateway/raw**", fmt.Sprintf("**%.2f**", ratio), "", "", "", "", "")
 	sec.Tables = append(sec.Tables, t)
 	sec.Note("%d keep-alive HTTP clients (raw: %d goroutines sharing one franz-go client, one ProduceSync of %d records each, as the gateway's Publisher does); %d rounds of %s each, after %s of warm-up for both", cfg.Clients, cfg.Clients, BatchEvents, cfg.Rounds, window, warm)
-	sec.Note("bodies: %d-event JSON arrays of %d bytes (%d per event), pre-encoded; each request copies one and patches ids and timestamps in place", BatchEvents, bodies.Size(), bodies.Size()/BatchEvents)
+	sec.Note("bodies: %d-event JSON arrays of up to %d bytes (~%d per event), pre-encoded; each request copies one and patches ids and timestamps in place", BatchEvents, bodies.Size(), bodies.Size()/BatchEvents)
 	sec.Note("latency columns are closed-loop (saturated) request times, not the ack latency target: see the latency scenario")
 	r.gatewayMax = gw.EventsPerSec()
 	r.target("gateway throughput (HTTP, 100-event batches)", "≥ 150,000 events/s", fmtRate(gw.EventsPerSec())+" events/s", gw.EventsPerSec() >= targetGatewayEventsPerSec)
@@ -110,7 +111,9 @@ func merge(a, b LoadResult) LoadResult {
 }
 
 // Latency measures ack latency under open-loop load at fractions of the maximum gateway
-// throughput.
+// throughput, and the latency of raw produce of the same records at the same rate to the same
+// broker, which is the part of the gateway's latency the broker and the producer settings
+// account for.
 func (r *Runner) Latency(ctx context.Context) (*Section, error) {
 	cfg := r.cfg
 	sec := &Section{Title: "Ack latency under open-loop load"}
@@ -123,7 +126,17 @@ func (r *Runner) Latency(ctx context.Context) (*Section, error) {
 		return sec, err
 	}
 	bodies := NewBodies(cfg.Traffic)
-	cl := NewClient(st.GatewayAddr, WriteKey, 1024)
+	raw, err := bodies.rawBatches(time.Now())
+	if err != nil {
+		return sec, err
+	}
+	prod, err := NewRawProducer([]string{st.BrokerAddr}, kafka.TopicEvents)
+	if err != nil {
+		return sec, err
+	}
+	defer prod.Close()
+	const inflight = 1024
+	cl := NewClient(st.GatewayAddr, WriteKey, inflight)
 	defer cl.Close()
 	maxRate := r.gatewayMax
 	basis := "the gateway scenario of this run"
@@ -137,37 +150,60 @@ func (r *Runner) Latency(ctx context.Context) (*Section, error) {
 	if maxRate < BatchEvents {
 		return sec, fmt.Errorf("maximum throughput %.0f events/s is too low to derive rates from", maxRate)
 	}
-	t := &Table{Header: []string{"offered", "achieved events/s", "requests", "p50", "p90", "p99", "p99.9", "max", "failed", "late starts", "gateway publish (mean)", "CPU cores used"}}
+	const warm = 2 * time.Second
+	t := &Table{Header: []string{"offered", "path", "achieved events/s", "requests", "p50", "p90", "p99", "p99.9", "max", "failed", "late starts", "gateway publish (mean)", "CPU cores used"}}
 	for _, f := range cfg.LatencyFractions {
 		rate := f * maxRate
-		r.env.logf("latency: %.0f events/s (%.0f%% of max) for %s", rate, 100*f, cfg.Duration)
-		before, _ := Scrape(ctx, st.GatewayAddr)
-		m := NewCPUMeter(st.PIDs())
-		m.Start()
-		res := OpenLoop(ctx, cl, bodies, rate, cfg.Duration, 1024)
-		cpu := m.Stop()
-		after, _ := Scrape(ctx, st.GatewayAddr)
-		if err := st.Check(); err != nil {
-			return sec, err
-		}
-		pub := "–"
-		if n := after["engage_ingest_publish_duration_seconds_count"] - before["engage_ingest_publish_duration_seconds_count"]; n > 0 {
-			s := after["engage_ingest_publish_duration_seconds_sum"] - before["engage_ingest_publish_duration_seconds_sum"]
-			pub = fmtDur(time.Duration(s / n * float64(time.Second)))
-		}
-		p := Percentiles(res.Latencies, 0.5, 0.9, 0.99, 0.999, 1)
-		t.Add(fmt.Sprintf("%s events/s (%.0f%% of max)", fmtRate(rate), 100*f), fmtRate(res.EventsPerSec()), res.Requests,
-			fmtDur(p[0]), fmtDur(p[1]), fmtDur(p[2]), fmtDur(p[3]), fmtDur(p[4]), res.Failed, res.Lagging, pub, FormatCPU(cpu))
-		if f == 0.5 {
-			r.target("ack latency p99 at half of max throughput", "< 50 ms", fmtDur(p[2]), p[2] < targetAckP99 && res.Failed == 0)
-		}
-		if ctx.Err() != nil {
-			return sec, errStopped
+		offered := fmt.Sprintf("%s events/s (%.0f%% of max)", fmtRate(rate), 100*f)
+		for _, path := range []string{"gateway", "raw"} {
+			r.env.logf("latency: %s at %.0f events/s (%.0f%% of max), %s warm-up + %s", path, rate, 100*f, warm, cfg.Duration)
+			run := func(d time.Duration) LoadResult {
+				if path == "gateway" {
+					return OpenLoop(ctx, cl, bodies, rate, d, inflight)
+				}
+				return prod.OpenLoop(ctx, raw, rate, d, inflight)
+			}
+			run(warm) // connections, goroutines and buffers for this rate
+			before, _ := Scrape(ctx, st.GatewayAddr)
+			m := NewCPUMeter(st.PIDs())
+			m.Start()
+			res := run(cfg.Duration)
+			cpu := m.Stop()
+			after, _ := Scrape(ctx, st.GatewayAddr)
+			if err := st.Check(); err != nil {
+				return sec, err
+			}
+			pub, name := "–", "raw franz-go → broker"
+			if path == "gateway" {
+				name = "HTTP → gateway → broker"
+				if n := after["engage_ingest_publish_duration_seconds_count"] - before["engage_ingest_publish_duration_seconds_count"]; n > 0 {
+					s := after["engage_ingest_publish_duration_seconds_sum"] - before["engage_ingest_publish_duration_seconds_sum"]
+					pub = fmtDur(time.Duration(s / n * float64(time.Second)))
+				}
+			}
+			if res.Failed > 0 {
+				r.env.logf("latency: %d requests failed (%v); gateway log tail:\n%s", res.Failed, res.Statuses, tail(st.Logs("gateway"), 40))
+			}
+			p := Percentiles(res.Latencies, 0.5, 0.9, 0.99, 0.999, 1)
+			t.Add(offered, name, fmtRate(res.EventsPerSec()), res.Requests, fmtDur(p[0]), fmtDur(p[1]), "**"+fmtDur(p[2])+"**", fmtDur(p[3]), fmtDur(p[4]),
+				res.Failed, res.Lagging, pub, FormatCPU(cpu))
+			if f == 0.5 && path == "gateway" {
+				r.target("ack latency p99 at half of max throughput", "< 50 ms", fmtDur(p[2]), p[2] < targetAckP99 && res.Failed == 0)
+			}
+			if ctx.Err() != nil {
+				return sec, errStopped
+			}
 		}
 	}
 	sec.Tables = append(sec.Tables, t)
 	sec.Note("maximum throughput %s events/s, from %s", fmtRate(maxRate), basis)
-	sec.Note("open loop: one %d-event request every %s×(max/rate), each started on schedule whatever earlier answers took (up to 1024 in flight); latency runs from the scheduled start to the 200 answer, so a generator that falls behind inflates it instead of hiding it (\"late starts\": requests that began > 10 ms after their slot)", BatchEvents, "100 events")
+	sec.Note("open loop: %d-event requests started on a fixed schedule whatever earlier answers took (up to %d in flight), after %s of warm-up at the same rate; latency runs from the scheduled start to the 200 answer (raw: to the last acknowledgement), so a generator that falls behind inflates it instead of hiding it; \"late starts\" counts requests that began more than 10 ms after their slot", BatchEvents, inflight, warm)
 	sec.Note("\"gateway publish\" is the gateway's own engage_ingest_publish_duration_seconds (produce until every ack), averaged over the window")
 	return sec, nil
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }

@@ -160,20 +160,33 @@ func ClosedLoop(ctx context.Context, c *Client, bodies *Bodies, clients int, d t
 // outstanding. Latency is measured from the scheduled start, so time spent waiting for an
 // in-flight slot counts (no coordinated omission).
 func OpenLoop(ctx context.Context, c *Client, bodies *Bodies, rate float64, d time.Duration, maxInflight int) LoadResult {
+	pool := sync.Pool{New: func() any { b := make([]byte, 0, bodies.Size()); return &b }}
+	return openLoop(ctx, rate, d, maxInflight, func(ctx context.Context) (int, int, error) {
+		bp := pool.Get().(*[]byte)
+		defer pool.Put(bp)
+		*bp = bodies.Next(*bp, time.Now())
+		return c.Post(ctx, *bp)
+	})
+}
+
+// openLoop calls send (one request of BatchEvents events) on the schedule of rate for d.
+func openLoop(ctx context.Context, rate float64, d time.Duration, maxInflight int, send func(context.Context) (status, accepted int, err error)) LoadResult {
 	interval := time.Duration(float64(time.Second) * BatchEvents / rate)
 	total := int64(d / interval)
 	col := newCollector(int(total) + 1)
 	sem := make(chan struct{}, maxInflight)
-	pool := sync.Pool{New: func() any { b := make([]byte, 0, bodies.Size()); return &b }}
 	var wg sync.WaitGroup
 	var lagging int64
 	start := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for k := range total {
 		at := start.Add(time.Duration(k) * interval)
 		if wait := time.Until(at); wait > 0 {
+			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
-			case <-time.After(wait):
+			case <-timer.C:
 			}
 		}
 		if ctx.Err() != nil {
@@ -186,10 +199,7 @@ func OpenLoop(ctx context.Context, c *Client, bodies *Bodies, rate float64, d ti
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			bp := pool.Get().(*[]byte)
-			*bp = bodies.Next(*bp, time.Now())
-			status, accepted, err := c.Post(ctx, *bp)
-			pool.Put(bp)
+			status, accepted, err := send(ctx)
 			col.add(status, accepted, err, time.Since(at), BatchEvents)
 		}()
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -61,6 +62,37 @@ func ParseGoBench(r io.Reader) ([]GoBench, error) {
 		out = append(out, b)
 	}
 	return out, sc.Err()
+}
+
+// Micro summarises the `go test -bench` output in the file at path as a section written to w.
+func (r *Runner) Micro(path string, w io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("-scenario micro needs -gotest FILE: %w", err)
+	}
+	defer f.Close()
+	bs, err := ParseGoBench(f)
+	if err != nil {
+		return err
+	}
+	if len(bs) == 0 {
+		return fmt.Errorf("no benchmark results in %s", path)
+	}
+	r.MicroSection(bs).Write(w)
+	return nil
+}
+
+// ParseFloats parses a comma-separated list of positive numbers.
+func ParseFloats(s string) ([]float64, error) {
+	var out []float64
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%q: want positive numbers separated by commas", s)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // microTarget is a contract target on one micro-benchmark metric.

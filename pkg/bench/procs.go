@@ -20,16 +20,21 @@ import (
 )
 
 // Build compiles services/<name> of the module rooted at src into dir, one binary per name,
-// as tests/e2e does.
+// with one `go build`, as tests/e2e does.
 func Build(ctx context.Context, src, dir string, names ...string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	for _, name := range names {
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, name), "./services/"+name)
-		cmd.Dir = src
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("building services/%s: %w\n%s", name, err, out.String())
-		}
+		args = append(args, "./services/"+name)
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = src
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building services/%s: %w\n%s", strings.Join(names, ", services/"), err, out.String())
 	}
 	return nil
 }
@@ -201,13 +206,32 @@ func SelfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// cpuPressure returns the machine's cumulative CPU stall time from /proc/pressure/cpu: the
+// time during which at least one runnable task waited for a CPU (Linux PSI "some").
+func cpuPressure() (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	_, v, ok := strings.Cut(line, "total=")
+	if !ok {
+		return 0, false
+	}
+	us, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	return time.Duration(us) * time.Microsecond, err == nil
+}
+
 // CPUMeter measures the CPU time used by a set of processes (and this one, as "load
-// generator") between Start and Stop.
+// generator") between Start and Stop, and the machine's CPU pressure meanwhile.
 type CPUMeter struct {
 	pids  map[string]int
 	names []string
 	start map[string]time.Duration
 	t0    time.Time
+	psi0  time.Duration
+	psiOK bool
+	Stall float64 // after Stop: share of the interval some task waited for a CPU (PSI), or -1
 }
 
 // NewCPUMeter watches the named pids; the benchmark process itself is always included under
@@ -239,6 +263,7 @@ func (m *CPUMeter) Start() {
 	for _, n := range m.names {
 		m.start[n] = m.read(n)
 	}
+	m.psi0, m.psiOK = cpuPressure()
 }
 
 // CPUUse is one process's CPU use over a measured interval, in cores (CPU seconds per
@@ -251,20 +276,33 @@ type CPUUse struct {
 // Stop returns each process's CPU use since Start, the load generator first.
 func (m *CPUMeter) Stop() []CPUUse {
 	wall := time.Since(m.t0).Seconds()
-	out := make([]CPUUse, 0, len(m.names))
+	m.Stall = -1
+	if psi, ok := cpuPressure(); ok && m.psiOK {
+		m.Stall = (psi - m.psi0).Seconds() / wall
+	}
+	out := make([]CPUUse, 0, len(m.names)+1)
 	for _, n := range m.names {
 		out = append(out, CPUUse{Name: n, Cores: (m.read(n) - m.start[n]).Seconds() / wall})
+	}
+	if m.Stall >= 0 {
+		out = append(out, CPUUse{Name: "machine CPU pressure", Cores: m.Stall})
 	}
 	return out
 }
 
-// FormatCPU renders CPU uses as "gateway 1.21, broker 0.40, …" cores.
+// FormatCPU renders CPU uses as "gateway 1.21, broker 0.40, … (total 1.61); CPU pressure
+// 12 %".
 func FormatCPU(uses []CPUUse) string {
 	parts := make([]string, 0, len(uses))
 	total := 0.0
+	pressure := ""
 	for _, u := range uses {
+		if u.Name == "machine CPU pressure" {
+			pressure = fmt.Sprintf("; stall %.0f %%", 100*u.Cores)
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s %.2f", u.Name, u.Cores))
 		total += u.Cores
 	}
-	return strings.Join(parts, ", ") + fmt.Sprintf(" (total %.2f)", total)
+	return strings.Join(parts, ", ") + fmt.Sprintf(" (total %.2f)", total) + pressure
 }

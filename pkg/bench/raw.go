@@ -18,6 +18,7 @@ import (
 // (event.AppendJSON) of the built event, keyed by account_id.
 type rawBatch struct {
 	keys, values [][]byte
+	events       []event.Event
 }
 
 // rawBatches encodes every body template exactly as the gateway would publish it at now:
@@ -39,6 +40,7 @@ func (b *Bodies) rawBatches(now time.Time) ([]rawBatch, error) {
 			}
 			rb.keys = append(rb.keys, []byte(ev.AccountID))
 			rb.values = append(rb.values, ev.AppendJSON(nil))
+			rb.events = append(rb.events, ev)
 		}
 		out = append(out, rb)
 	}
@@ -107,4 +109,22 @@ func (p *RawProducer) ClosedLoop(ctx context.Context, batches []rawBatch, client
 	wg.Wait()
 	col.res.Elapsed = time.Since(start)
 	return col.res
+}
+
+// OpenLoop produces one batch of BatchEvents records every BatchEvents/rate seconds for d,
+// whatever the acknowledgements' latency, with up to maxInflight batches outstanding;
+// latency runs from each batch's scheduled start, as in the HTTP OpenLoop.
+func (p *RawProducer) OpenLoop(ctx context.Context, batches []rawBatch, rate float64, d time.Duration, maxInflight int) LoadResult {
+	var n atomic.Int64
+	return openLoop(ctx, rate, d, maxInflight, func(ctx context.Context) (int, int, error) {
+		rb := batches[(n.Add(1)-1)%int64(len(batches))]
+		recs := make([]*kgo.Record, len(rb.values))
+		for i := range recs {
+			recs[i] = &kgo.Record{Topic: p.topic, Key: rb.keys[i], Value: rb.values[i]}
+		}
+		if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			return 0, 0, err
+		}
+		return 200, len(recs), nil
+	})
 }

@@ -49,15 +49,22 @@ type Section struct {
 }
 
 // Note adds a line under the tables.
-func (s *Section) Note(format string, args ...any) { s.Notes = append(s.Notes, fmt.Sprintf(format, args...)) }
+func (s *Section) Note(format string, args ...any) {
+	s.Notes = append(s.Notes, fmt.Sprintf(format, args...))
+}
 
 // Write renders the section.
 func (s *Section) Write(w io.Writer) {
 	fmt.Fprintf(w, "\n### %s\n\n", s.Title)
-	for i, t := range s.Tables {
-		if i > 0 {
+	first := true
+	for _, t := range s.Tables {
+		if len(t.Rows) == 0 {
+			continue // the scenario failed before measuring anything for it
+		}
+		if !first {
 			fmt.Fprintln(w)
 		}
+		first = false
 		t.Write(w)
 	}
 	if len(s.Notes) > 0 {
@@ -85,11 +92,25 @@ type Machine struct {
 	GoVersion  string
 	ClickHouse string
 	LoadAvg    string
+	Commit     string // of the source tree measured, "+ uncommitted changes" when dirty
 }
 
-// ReadMachine collects the host's description; ClickHouse is filled in later when a server ran.
-func ReadMachine() Machine {
+// ReadMachine collects the host's description and the commit of the source tree at src;
+// ClickHouse is filled in later, when a server ran.
+func ReadMachine(src string) Machine {
 	m := Machine{Date: time.Now().UTC(), CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
+	git := func(args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = src
+		out, err := cmd.Output()
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if m.Commit = git("rev-parse", "--short", "HEAD"); m.Commit != "" && git("status", "--porcelain", "--untracked-files=no") != "" {
+		m.Commit += " + uncommitted changes"
+	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -127,6 +148,17 @@ func LoadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// WriteHeader writes the report's title, the command that produced it and, for the
+// scenarios, how to read their CPU columns.
+func (m Machine) WriteHeader(w io.Writer, command string, scenarios bool) {
+	fmt.Fprintf(w, "## engage benchmark, %s\n\n`%s`\n", m.Date.Format("2006-01-02 15:04 UTC"), command)
+	if scenarios {
+		fmt.Fprintln(w, "\nCPU columns: CPU seconds per wall second of each process over the measured window "+
+			"(/proc/<pid>/stat; the load generator is the benchmark process); \"stall\": share of the window in which "+
+			"some runnable task on the machine waited for a CPU (/proc/pressure/cpu), i.e. how much other work competed.")
+	}
+}
+
 // Write renders the machine as a table.
 func (m Machine) Write(w io.Writer) {
 	t := &Table{Header: []string{"machine", ""}}
@@ -141,5 +173,8 @@ func (m Machine) Write(w io.Writer) {
 	}
 	t.Add("ClickHouse", ch)
 	t.Add("load average at start (1, 5, 15 min)", m.LoadAvg)
+	if m.Commit != "" {
+		t.Add("source", m.Commit)
+	}
 	t.Write(w)
 }

@@ -29,13 +29,17 @@ type Config struct {
 	// run when that scenario was not selected). Default [0.5].
 	LatencyFractions []float64
 	// PipelineRates is the staircase of offered rates (events/s) of the pipeline scenario; it
-	// stops after the first rate that misses freshness or lag. Default 5k, 10k, 20k, 40k.
+	// stops after the first rate that misses freshness or lag. Default 10k, 20k, 40k, 50k,
+	// 60k, 80k.
 	PipelineRates []float64
 	// ProbeInterval is the time between freshness probes. Default 250 ms.
 	ProbeInterval time.Duration
 	// ScorerAccounts is the number of accounts whose band the scorer scenario changes.
 	// Default 20.
 	ScorerAccounts int
+	// ScorerBackground is the rate of background traffic (events/s, the usual population)
+	// during the scorer scenario. Default 10 000; negative: none.
+	ScorerBackground float64
 	// Traffic is the synthetic population. Default 1000 accounts × 20 users.
 	Traffic Traffic
 }
@@ -54,16 +58,19 @@ func (c Config) withDefaults() Config {
 		c.Rounds = 2
 	}
 	if len(c.LatencyFractions) == 0 {
-		c.LatencyFractions = []float64{0.5}
+		c.LatencyFractions = []float64{0.25, 0.5}
 	}
 	if len(c.PipelineRates) == 0 {
-		c.PipelineRates = []float64{5000, 10000, 20000, 40000}
+		c.PipelineRates = []float64{10_000, 20_000, 40_000, 50_000, 60_000, 80_000}
 	}
 	if c.ProbeInterval <= 0 {
 		c.ProbeInterval = 250 * time.Millisecond
 	}
 	if c.ScorerAccounts <= 0 {
 		c.ScorerAccounts = 20
+	}
+	if c.ScorerBackground == 0 {
+		c.ScorerBackground = 10_000
 	}
 	if c.Traffic.Accounts <= 0 {
 		c.Traffic.Accounts = 1000
@@ -79,6 +86,29 @@ func (c Config) withDefaults() Config {
 
 // Scenarios lists the scenario names in the order "all" runs them.
 var Scenarios = []string{"gateway", "latency", "pipeline", "scorer"}
+
+// services names the service binaries each scenario runs.
+var services = map[string][]string{
+	"gateway":  {"broker", "gateway"},
+	"latency":  {"broker", "gateway"},
+	"pipeline": {"broker", "gateway", "worker"},
+	"scorer":   {"broker", "gateway", "worker", "scorer"},
+}
+
+// Prepare builds, in one go, every service the named scenarios need.
+func (r *Runner) Prepare(ctx context.Context, scenarios ...string) {
+	seen := map[string]bool{}
+	var names []string
+	for _, sc := range scenarios {
+		for _, n := range services[sc] {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	r.env.Prepare(ctx, names...)
+}
 
 // Target is one contract target and where a run left it.
 type Target struct {

@@ -121,6 +121,25 @@ func (r *Runner) Scorer(ctx context.Context) (*Section, error) {
 	cl := NewClient(st.GatewayAddr, WriteKey, 8)
 	defer cl.Close()
 
+	// Background traffic of the usual population, so that the scorer rescans its accounts
+	// and the worker is busy, as in production. Bounded by time, like every load loop.
+	if cfg.ScorerBackground > 0 {
+		bctx, stopBG := context.WithCancel(ctx)
+		bgDone := make(chan LoadResult, 1)
+		bgClient := NewClient(st.GatewayAddr, WriteKey, 256)
+		traffic := cfg.Traffic
+		traffic.Run += "-s"
+		go func() {
+			bgDone <- OpenLoop(bctx, bgClient, NewBodies(traffic), cfg.ScorerBackground, 3*time.Minute, 256)
+		}()
+		defer func() {
+			stopBG()
+			bg := <-bgDone
+			bgClient.Close()
+			sec.Note("background load during the whole scenario: %s events/s offered over %d accounts, %s accepted", fmtRate(cfg.ScorerBackground), cfg.Traffic.Accounts, fmtRate(bg.EventsPerSec()))
+		}()
+	}
+
 	n := cfg.ScorerAccounts
 	accounts := make([]string, n)
 	for i := range accounts {
@@ -213,6 +232,13 @@ func (r *Runner) Scorer(ctx context.Context) (*Section, error) {
 		}
 	}
 
+	if m, err := Scrape(ctx, st.ScorerAddr); err == nil {
+		if n := m[`engage_scorer_rescore_seconds_count{phase="total"}`]; n > 0 {
+			sec.Note("scorer: %d rescorings, mean %s (query %s), %d accounts in the last", int(n),
+				fmtDur(time.Duration(m[`engage_scorer_rescore_seconds_sum{phase="total"}`]/n*1e9)),
+				fmtDur(time.Duration(m[`engage_scorer_rescore_seconds_sum{phase="query"}`]/n*1e9)), int(m["engage_scorer_accounts"]))
+		}
+	}
 	t := &Table{Header: []string{"measure", "accounts", "p50", "p95", "max", "missing"}}
 	pf := Percentiles(first, 0.5, 0.95, 1)
 	t.Add("first band announced (new account)", len(first), fmtDur(pf[0]), fmtDur(pf[1]), fmtDur(pf[2]), 0)

@@ -70,6 +70,30 @@ func (e *Env) logf(format string, args ...any) {
 	fmt.Fprintf(e.Log, "bench: "+format+"\n", args...)
 }
 
+// Prepare builds the named services in one `go build`, so that they come from one snapshot
+// of a source tree that others may be editing (a worker and a scorer built minutes apart
+// can embed different migrations). A service that does not build is left to fail when a
+// scenario needs it; the others are built one by one.
+func (e *Env) Prepare(ctx context.Context, names ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var pkgs []string
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(e.Src, "services", n)); err == nil {
+			pkgs = append(pkgs, n)
+		}
+	}
+	if len(pkgs) == 0 {
+		return
+	}
+	e.logf("building services %s", strings.Join(pkgs, ", "))
+	if err := Build(ctx, e.Src, filepath.Join(e.Dir, "bin"), pkgs...); err == nil {
+		for _, n := range pkgs {
+			e.built[n] = nil
+		}
+	}
+}
+
 // binary builds services/<name> once and returns its path.
 func (e *Env) binary(ctx context.Context, name string) (string, error) {
 	e.mu.Lock()
@@ -216,6 +240,16 @@ func (s *Stack) PIDs() map[string]int {
 	return out
 }
 
+// Logs returns the tail of the named process's output, or "".
+func (s *Stack) Logs(name string) string {
+	for _, p := range s.procs {
+		if p.Name == name {
+			return p.out.String()
+		}
+	}
+	return ""
+}
+
 // Check returns an error naming a process of the stack that exited.
 func (s *Stack) Check() error {
 	for _, p := range s.procs {
@@ -236,7 +270,8 @@ func (s *Stack) Close() {
 }
 
 // Scrape fetches http://addr/metrics and returns each metric name's value summed over its
-// label sets (histograms as name_sum and name_count).
+// label sets (histograms as name_sum and name_count), and each series as printed
+// (name{label="value"}).
 func Scrape(ctx context.Context, addr string) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -268,7 +303,8 @@ func parseMetrics(r io.Reader) (map[string]float64, error) {
 		if sp < 0 {
 			continue
 		}
-		name := line[:sp]
+		series := strings.TrimSpace(line[:sp])
+		name := series
 		if i := strings.IndexByte(name, '{'); i >= 0 {
 			name = name[:i]
 		}
@@ -276,7 +312,10 @@ func parseMetrics(r io.Reader) (map[string]float64, error) {
 		if err != nil {
 			continue
 		}
-		out[strings.TrimSpace(name)] += v
+		out[name] += v
+		if name != series {
+			out[series] = v
+		}
 	}
 	return out, sc.Err()
 }

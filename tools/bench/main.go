@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,9 +27,10 @@ func main() {
 	flag.DurationVar(&cfg.StepDuration, "step-duration", 20*time.Second, "load time of each pipeline rate")
 	flag.IntVar(&cfg.Clients, "clients", 32, "closed-loop HTTP clients (and raw producer goroutines)")
 	flag.IntVar(&cfg.Rounds, "rounds", 2, "gateway/raw alternations on the same broker")
-	fractions := flag.String("latency-fractions", "0.5", "latency scenario rates, as fractions of the measured maximum (comma-separated)")
-	rates := flag.String("rates", "5000,10000,20000,40000", "pipeline staircase, events/s (comma-separated); stops at the first rate that misses")
+	fractions := flag.String("latency-fractions", "0.25,0.5", "latency scenario rates, as fractions of the measured maximum (comma-separated)")
+	rates := flag.String("rates", "10000,20000,40000,50000,60000,80000", "pipeline staircase, events/s (comma-separated); stops at the first rate that misses")
 	flag.IntVar(&cfg.ScorerAccounts, "scorer-accounts", 20, "accounts whose band the scorer scenario changes")
+	flag.Float64Var(&cfg.ScorerBackground, "scorer-background", 10000, "background events/s during the scorer scenario (-1: none)")
 	flag.IntVar(&cfg.Traffic.Accounts, "accounts", 1000, "accounts in the generated traffic")
 	flag.IntVar(&cfg.Traffic.UsersPerAccount, "users-per-account", 20, "users per account in the generated traffic")
 	src := flag.String("src", ".", "the engage repository root (services are built from it)")
@@ -38,8 +38,8 @@ func main() {
 	timeout := flag.Duration("timeout", 20*time.Minute, "stop everything after this long")
 	flag.Parse()
 	var err error
-	if cfg.LatencyFractions, err = floats(*fractions); err == nil {
-		cfg.PipelineRates, err = floats(*rates)
+	if cfg.LatencyFractions, err = bench.ParseFloats(*fractions); err == nil {
+		cfg.PipelineRates, err = bench.ParseFloats(*rates)
 	}
 	if err != nil {
 		fatal(err)
@@ -56,17 +56,21 @@ func main() {
 	}
 	defer env.Close()
 	r := bench.NewRunner(cfg, env)
-	machine := bench.ReadMachine()
-	fmt.Printf("## engage benchmark, %s\n\n`bench %s`\n", machine.Date.Format("2006-01-02 15:04 UTC"), strings.Join(os.Args[1:], " "))
+	machine := bench.ReadMachine(*src)
+	machine.WriteHeader(os.Stdout, "bench "+strings.Join(os.Args[1:], " "), *scenario != "micro")
 
 	failed := false
 	switch names := strings.Split(*scenario, ","); {
 	case *scenario == "micro":
-		failed = micro(r, *gotest) != nil
+		if err := r.Micro(*gotest, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			failed = true
+		}
 	default:
 		if *scenario == "all" {
 			names = bench.Scenarios
 		}
+		r.Prepare(ctx, names...)
 		for _, name := range names {
 			if err := r.Run(ctx, name, os.Stdout); err != nil {
 				fmt.Fprintf(os.Stderr, "bench: %s: %v\n", name, err)
@@ -86,33 +90,6 @@ func main() {
 		env.Close()
 		os.Exit(1)
 	}
-}
-
-func micro(r *bench.Runner, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench: -scenario micro needs -gotest FILE: %v\n", err)
-		return err
-	}
-	defer f.Close()
-	bs, err := bench.ParseGoBench(f)
-	if err != nil {
-		return err
-	}
-	r.MicroSection(bs).Write(os.Stdout)
-	return nil
-}
-
-func floats(s string) ([]float64, error) {
-	var out []float64
-	for _, p := range strings.Split(s, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("%q: want positive numbers separated by commas", s)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 func fatal(err error) {

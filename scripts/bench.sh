@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make bench: the hot-path micro-benchmarks, then the whole-system scenarios of tools/bench
+# (gateway throughput vs raw produce, ack latency, pipeline freshness, scorer latency).
+# Results are printed as Markdown and kept in $BENCH_OUT (default: a new temporary
+# directory): micro.txt (raw `go test` output), micro.md, scenarios.md. See BENCHMARKS.md.
+#
+# Knobs (environment): BENCHTIME (micro-benchmarks, default 1s), BENCH_ARGS (extra flags for
+# tools/bench, e.g. "-duration 20s -rates 20000,40000"), BENCH_SKIP_MICRO=1, BENCH_SKIP_SCENARIOS=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=${BENCH_OUT:-$(mktemp -d -t engage-bench-XXXXXX)}
+mkdir -p "$out"
+benchtime=${BENCHTIME:-1s}
+bench=$out/bench
+go build -o "$bench" ./tools/bench
+
+echo "bench: results in $out" >&2
+if [[ -z ${BENCH_SKIP_MICRO:-} ]]; then
+  : >"$out/micro.txt"
+  run() { # run PKG CPU BENCH-REGEXP [go test flags...]
+    local pkg=$1 cpu=$2 re=$3
+    shift 3
+    echo "bench: go test -run '^\$' -bench '$re' -benchmem -cpu $cpu $* $pkg" >&2
+    go test -run '^$' -bench "$re" -benchmem -cpu "$cpu" "$@" "$pkg" | tee -a "$out/micro.txt"
+  }
+  # Per-core figures with -cpu 1; the in-process HTTP handler with both cores (its target is
+  # the machine's).
+  run ./pkg/event 1 '^Benchmark(AppendJSON|Build)$' -benchtime "$benchtime"
+  run ./pkg/ingest 1 '^BenchmarkDecodeValidate$' -benchtime "$benchtime"
+  run ./pkg/ingest 2 '^BenchmarkHandler100$' -benchtime "$benchtime"
+  run ./pkg/session 1 '^Benchmark(TrackerAdd|Flush)$' -benchtime "$benchtime"
+  run ./pkg/session 1 '^BenchmarkMemory1MUsers$' -benchtime 1x
+  run ./pkg/health 1 '^BenchmarkScore$' -benchtime "$benchtime"
+  if grep -qs 'func BenchmarkRescore100k' pkg/scorer/*_test.go; then
+    # Starts its own ClickHouse (pkg/testenv) and generates 100k accounts of history first.
+    run ./pkg/scorer 2 '^BenchmarkRescore100k$' -benchtime 3x -timeout 15m
+  fi
+  "$bench" -scenario micro -gotest "$out/micro.txt" | tee "$out/micro.md"
+fi
+
+if [[ -z ${BENCH_SKIP_SCENARIOS:-} ]]; then
+  # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
+  "$bench" -scenario all ${BENCH_ARGS:-} | tee "$out/scenarios.md"
+fi
+echo "bench: results in $out" >&2
