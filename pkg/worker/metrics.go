@@ -11,6 +11,7 @@ type metrics struct {
 	commitErrors prometheus.Counter
 	dlq          prometheus.Counter
 	lag          *prometheus.GaugeVec
+	buffered     prometheus.Gauge
 	freshness    prometheus.Gauge
 	batchRecords prometheus.Histogram
 	batchSeconds prometheus.Histogram
@@ -33,7 +34,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		writeErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_store_write_errors_total", Help: "Failed store writes (each retry counts)."}),
 		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_commit_errors_total", Help: "Failed offset commits (each retry counts)."}),
 		dlq:          prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_dlq_records_total", Help: "Records sent to engagement.events.dlq."}),
-		lag:          prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "engage_worker_consumer_lag_records", Help: "Records between the last one consumed and the partition's high watermark."}, []string{"partition"}),
+		lag:          prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "engage_worker_consumer_lag_records", Help: "Records between the last one stored and the partition's high watermark (the newest one seen)."}, []string{"partition"}),
+		buffered:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "engage_worker_buffered_records", Help: "Records fetched from Kafka and buffered in the client, not yet processed."}),
 		freshness:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "engage_worker_freshness_seconds", Help: "Age (now − received_at) of the newest event in the last stored batch."}),
 		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engage_worker_batch_records", Help: "Records per stored batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
@@ -54,7 +56,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		stateBytes:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "engage_worker_state_bytes", Help: "Approximate heap held by sessionizer state."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.fetchErrors, m.writeErrors, m.commitErrors, m.dlq, m.lag, m.freshness, m.batchRecords, m.batchSeconds, m.writeSeconds,
+		reg.MustRegister(m.records, m.fetchErrors, m.writeErrors, m.commitErrors, m.dlq, m.lag, m.buffered, m.freshness, m.batchRecords, m.batchSeconds, m.writeSeconds,
 			m.outcomes, m.loads, m.danglingRetracted, m.evicted, m.restoreSeconds, m.stateUsers, m.stateEvents, m.stateBytes)
 	}
 	return m

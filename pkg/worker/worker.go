@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -99,6 +100,9 @@ type Worker struct {
 
 	// clock is replaceable in tests.
 	now func() time.Time
+
+	// hwm is the newest high watermark seen per partition, for the lag metric.
+	hwm map[int32]int64
 }
 
 // New builds a worker. clientOpts carry the brokers and client identity (kafka.ClientOpts);
@@ -107,7 +111,7 @@ func New(cfg Config, clientOpts []kgo.Opt, store Store, log *zap.Logger, reg pro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	w := &Worker{cfg: cfg, store: store, log: log, m: newMetrics(reg), now: time.Now}
+	w := &Worker{cfg: cfg, store: store, log: log, m: newMetrics(reg), now: time.Now, hwm: map[int32]int64{}}
 	w.sess = newSessionizer(cfg.Session, store, log, w.m)
 	opts := append([]kgo.Opt{}, clientOpts...)
 	opts = append(opts, kafka.ProducerOpts()...)
@@ -207,9 +211,8 @@ func (w *Worker) collect(ctx context.Context) ([]*kgo.Record, error) {
 			w.log.Warn("fetch error", zap.String("topic", topic), zap.Int32("partition", p), zap.Error(err))
 		})
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			if n := len(p.Records); n > 0 {
-				lag := p.HighWatermark - p.Records[n-1].Offset - 1
-				w.m.lag.WithLabelValues(fmt.Sprint(p.Partition)).Set(float64(lag))
+			if p.HighWatermark > w.hwm[p.Partition] {
+				w.hwm[p.Partition] = p.HighWatermark
 			}
 		})
 		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
@@ -293,12 +296,29 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 		return fmt.Errorf("committing offsets after storing %d records: %w", len(recs), err)
 	}
 	w.sess.evict()
+	w.observeLag(recs)
 	w.m.batchRecords.Observe(float64(len(recs)))
 	w.m.batchSeconds.Observe(w.now().Sub(start).Seconds())
 	if !newest.IsZero() {
 		w.m.freshness.Set(w.now().Sub(newest).Seconds())
 	}
 	return nil
+}
+
+// observeLag sets the lag of each partition of a stored batch: records between the last one
+// stored and the partition's high watermark. Measured after the store, not at fetch time,
+// because franz-go fetches ahead: records buffered in the client are lag too.
+func (w *Worker) observeLag(recs []*kgo.Record) {
+	last := map[int32]int64{}
+	for _, r := range recs {
+		if r.Offset > last[r.Partition] {
+			last[r.Partition] = r.Offset
+		}
+	}
+	for p, off := range last {
+		w.m.lag.WithLabelValues(strconv.Itoa(int(p))).Set(float64(max(0, w.hwm[p]-off-1)))
+	}
+	w.m.buffered.Set(float64(w.cl.BufferedFetchRecords()))
 }
 
 // writeWithRetry writes the batch, retrying while the store is unavailable (a ClickHouse
