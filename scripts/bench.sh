@@ -36,6 +36,9 @@ if [[ -z ${BENCH_SKIP_MICRO:-} ]]; then
     # Starts its own ClickHouse (pkg/testenv) and generates 100k accounts of history first.
     run ./pkg/scorer 2 '^BenchmarkRescore100k$' -benchtime 3x -timeout 15m
   fi
+  # Customer-success KPI views over 10k accounts × 12 months of synthetic history (target:
+  # each view ≤ 1 s); prints one ns/op line per view.
+  run ./pkg/kpi 2 '^BenchmarkViews$' -benchtime 1x -timeout 15m
   "$bench" -scenario micro -gotest "$out/micro.txt" | tee "$out/micro.md"
 fi
 
