@@ -22,26 +22,12 @@ const (
 func (r *Runner) Gateway(ctx context.Context) (*Section, error) {
 	cfg := r.cfg
 	sec := &Section{Title: "Gateway throughput: HTTP vs raw produce"}
-	st := r.env.NewStack("gateway")
-	defer st.Close()
-	if err := st.StartBroker(ctx); err != nil {
-		return sec, err
-	}
-	if err := st.StartGateway(ctx); err != nil {
-		return sec, err
-	}
-	bodies := NewBodies(cfg.Traffic)
-	raw, err := bodies.rawBatches(time.Now())
+	g, err := r.startGatewayRig(ctx, "gateway", cfg.Clients)
 	if err != nil {
 		return sec, err
 	}
-	prod, err := NewRawProducer([]string{st.BrokerAddr}, kafka.TopicEvents)
-	if err != nil {
-		return sec, err
-	}
-	defer prod.Close()
-	cl := NewClient(st.GatewayAddr, WriteKey, cfg.Clients)
-	defer cl.Close()
+	defer g.Close()
+	st, bodies, raw, prod, cl := g.st, g.bodies, g.raw, g.prod, g.cl
 
 	r.env.logf("gateway: warming up")
 	warm := 2 * time.Second
@@ -117,27 +103,13 @@ func merge(a, b LoadResult) LoadResult {
 func (r *Runner) Latency(ctx context.Context) (*Section, error) {
 	cfg := r.cfg
 	sec := &Section{Title: "Ack latency under open-loop load"}
-	st := r.env.NewStack("latency")
-	defer st.Close()
-	if err := st.StartBroker(ctx); err != nil {
-		return sec, err
-	}
-	if err := st.StartGateway(ctx); err != nil {
-		return sec, err
-	}
-	bodies := NewBodies(cfg.Traffic)
-	raw, err := bodies.rawBatches(time.Now())
-	if err != nil {
-		return sec, err
-	}
-	prod, err := NewRawProducer([]string{st.BrokerAddr}, kafka.TopicEvents)
-	if err != nil {
-		return sec, err
-	}
-	defer prod.Close()
 	const inflight = 1024
-	cl := NewClient(st.GatewayAddr, WriteKey, inflight)
-	defer cl.Close()
+	g, err := r.startGatewayRig(ctx, "latency", inflight)
+	if err != nil {
+		return sec, err
+	}
+	defer g.Close()
+	st, bodies, raw, prod, cl := g.st, g.bodies, g.raw, g.prod, g.cl
 	maxRate := r.gatewayMax
 	basis := "the gateway scenario of this run"
 	if maxRate == 0 {
@@ -206,4 +178,51 @@ func (r *Runner) Latency(ctx context.Context) (*Section, error) {
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
+}
+
+// gatewayRig is what the gateway and latency scenarios both drive: a broker and a gateway
+// process, pre-encoded request bodies with their raw-record twins, a raw franz-go producer
+// to the same broker, and an HTTP client.
+type gatewayRig struct {
+	st     *Stack
+	bodies *Bodies
+	raw    []rawBatch
+	prod   *RawProducer
+	cl     *Client
+}
+
+func (r *Runner) startGatewayRig(ctx context.Context, name string, clients int) (*gatewayRig, error) {
+	g := &gatewayRig{st: r.env.NewStack(name)}
+	if err := g.st.StartBroker(ctx); err != nil {
+		g.Close()
+		return nil, err
+	}
+	if err := g.st.StartGateway(ctx); err != nil {
+		g.Close()
+		return nil, err
+	}
+	g.bodies = NewBodies(r.cfg.Traffic)
+	raw, err := g.bodies.rawBatches(time.Now())
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	g.raw = raw
+	if g.prod, err = NewRawProducer([]string{g.st.BrokerAddr}, kafka.TopicEvents); err != nil {
+		g.Close()
+		return nil, err
+	}
+	g.cl = NewClient(g.st.GatewayAddr, WriteKey, clients)
+	return g, nil
+}
+
+// Close releases in reverse order of start.
+func (g *gatewayRig) Close() {
+	if g.cl != nil {
+		g.cl.Close()
+	}
+	if g.prod != nil {
+		g.prod.Close()
+	}
+	g.st.Close()
 }

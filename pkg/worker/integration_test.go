@@ -276,24 +276,11 @@ func TestCrashMidBatchThenRestart(t *testing.T) {
 	// First half, processed and committed.
 	s.publish(t, evs[:5])
 	stop := s.runWorker(t, s.store, "w1")
-	testenv.Eventually(t, 20*time.Second, func() error {
-		if got := query(t, s.conn, `SELECT toString(count()) FROM events WHERE account_id = 'acme'`); got != "5" {
-			return fmt.Errorf("events: %s", got)
-		}
-		return nil
-	})
+	s.waitEvents(t, "acme", 5)
 	stop()
 
 	// The rest reaches a worker that crashes after writing session rows only.
-	crash := &crashingStore{Store: s.store, crashAt: 1, crashed: make(chan struct{})}
-	stop = s.runWorker(t, crash, "w2")
-	s.publish(t, evs[5:])
-	select {
-	case <-crash.crashed:
-	case <-time.After(20 * time.Second):
-		t.Fatal("worker never reached the crash point")
-	}
-	stop()
+	s.runUntilCrash(t, "w2", func() { s.publish(t, evs[5:]) })
 
 	s.runWorker(t, s.store, "w3")
 	expectViews(t, s.conn, "acme")
@@ -378,24 +365,12 @@ func TestCrashLeavesDanglingSession(t *testing.T) {
 	evs := fixtureEvents(t, "acme")
 	s.publish(t, evs[:5])
 	stop := s.runWorker(t, s.store, "w1")
-	testenv.Eventually(t, 20*time.Second, func() error {
-		if got := query(t, s.conn, `SELECT toString(count()) FROM events WHERE account_id = 'acme'`); got != "5" {
-			return fmt.Errorf("events: %s", got)
-		}
-		return nil
-	})
+	s.waitEvents(t, "acme", 5)
 	stop()
 
 	// b-3, b-4, c-1, c-2: C is its own session in this batch.
 	s.publish(t, evs[5:9])
-	crash := &crashingStore{Store: s.store, crashAt: 1, crashed: make(chan struct{})}
-	stop = s.runWorker(t, crash, "w2")
-	select {
-	case <-crash.crashed:
-	case <-time.After(20 * time.Second):
-		t.Fatal("worker never reached the crash point")
-	}
-	stop()
+	s.runUntilCrash(t, "w2", nil)
 	if got := query(t, s.conn, `SELECT toString(count()) FROM sessions WHERE account_id = 'acme'`); got != "3" {
 		t.Fatalf("after the crash, sessions = %s, want 3 (S1, B, and the dangling C)", got)
 	}
@@ -403,6 +378,35 @@ func TestCrashLeavesDanglingSession(t *testing.T) {
 	s.publish(t, evs[9:])
 	s.runWorker(t, s.store, "w3")
 	expectViews(t, s.conn, "acme")
+}
+
+// waitEvents waits until the events view holds n events of account.
+func (s *stack) waitEvents(t *testing.T, account string, n int) {
+	t.Helper()
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if got := query(t, s.conn, `SELECT toString(count()) FROM events WHERE account_id = ?`, account); got != fmt.Sprint(n) {
+			return fmt.Errorf("events: %s, want %d", got, n)
+		}
+		return nil
+	})
+}
+
+// runUntilCrash runs a worker whose first store write keeps the session rows and then
+// crashes (crashingStore), calls then (if any) once the worker runs, and returns after the
+// crash, with the worker stopped and nothing committed.
+func (s *stack) runUntilCrash(t *testing.T, name string, then func()) {
+	t.Helper()
+	crash := &crashingStore{Store: s.store, crashAt: 1, crashed: make(chan struct{})}
+	stop := s.runWorker(t, crash, name)
+	if then != nil {
+		then()
+	}
+	select {
+	case <-crash.crashed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker never reached the crash point")
+	}
+	stop()
 }
 
 // uncommittingStore stores every batch and then never lets the worker commit: the worker
@@ -430,23 +434,11 @@ func TestRestoreCutsFromStoredEvents(t *testing.T) {
 	evs := fixtureEvents(t, "acme")
 	s.publish(t, evs[:5])
 	stop := s.runWorker(t, uncommittingStore{s.store}, "w1")
-	testenv.Eventually(t, 20*time.Second, func() error {
-		if got := query(t, s.conn, `SELECT toString(count()) FROM events WHERE account_id = 'acme'`); got != "5" {
-			return fmt.Errorf("events: %s", got)
-		}
-		return nil
-	})
+	s.waitEvents(t, "acme", 5)
 	stop()
 
 	s.publish(t, evs[5:])
-	crash := &crashingStore{Store: s.store, crashAt: 1, crashed: make(chan struct{})}
-	stop = s.runWorker(t, crash, "w2")
-	select {
-	case <-crash.crashed:
-	case <-time.After(20 * time.Second):
-		t.Fatal("worker never reached the crash point")
-	}
-	stop()
+	s.runUntilCrash(t, "w2", nil)
 
 	s.runWorker(t, s.store, "w3")
 	expectViews(t, s.conn, "acme")
