@@ -3,7 +3,6 @@ package kpi_test
 import (
 	"context"
 	"io/fs"
-	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -15,7 +14,7 @@ import (
 )
 
 // TestMigrationBackfillsExistingEvents pins the upgrade path: on a database that already
-// holds events when the KPI migration runs, the migration copies them into the tables its
+// holds events when the KPI migration (and every later one) runs, the migration copies them into the tables its
 // materialized views keep, and every view then equals the one of a database that received
 // the same events after the migration.
 func TestMigrationBackfillsExistingEvents(t *testing.T) {
@@ -37,7 +36,7 @@ func TestMigrationBackfillsExistingEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range all {
-		if strings.HasPrefix(p, "clickhouse/0005_") {
+		if p >= "clickhouse/0005_" { // the KPI migration and those built on it
 			continue
 		}
 		b, err := fs.ReadFile(schemas.ClickHouse, p)

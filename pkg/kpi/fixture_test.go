@@ -3,7 +3,6 @@ package kpi_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -44,7 +43,7 @@ import (
 //	cyberdyne/u8 no $signup, no product events: first event its $nps, Aug 5 10:00
 func TestFixtureKPIs(t *testing.T) {
 	ctx := context.Background()
-	conn := pipeline(t, loadEvents(t, "testdata/fixture.ndjson", time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC)))
+	conn := pipeline(t, "testdata/fixture.ndjson")
 	if err := kpi.SetCoreFeature(ctx, conn, "dashboard.viewed", false); err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,14 @@ package kpi_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"reflect"
 	"strconv"
@@ -15,12 +19,14 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/engage-oss/engage/pkg/chstore"
 	"github.com/engage-oss/engage/pkg/event"
+	"github.com/engage-oss/engage/pkg/ingest"
 	"github.com/engage-oss/engage/pkg/kafka"
 	"github.com/engage-oss/engage/pkg/testenv"
 	"github.com/engage-oss/engage/pkg/worker"
@@ -54,26 +60,56 @@ func loadEvents(t *testing.T, path string, receivedAt time.Time) []event.Event {
 	return evs
 }
 
-// pipeline publishes evs to an in-process Kafka one per request, in order, runs the real
-// stream worker into a fresh ClickHouse database, and returns once every distinct event is
-// in events_raw.
-func pipeline(t *testing.T, evs []event.Event) driver.Conn {
+// pipeline sends every event of the NDJSON file at path through the gateway as a client
+// would (one POST /v1/events per event, in order, over HTTP to the real ingest handler
+// publishing to an in-process Kafka), runs the real stream worker into a fresh ClickHouse
+// database, and returns once every distinct event is in events_raw.
+func pipeline(t *testing.T, path string) driver.Conn {
 	t.Helper()
 	ctx := context.Background()
 	_, brokers := testenv.Kafka(t)
 	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
 
-	cl, err := kgo.NewClient(append(kafka.ClientOpts(brokers, "kpi-test-producer", nil), kafka.ProducerOpts()...)...)
+	cl, err := kgo.NewClient(append(kafka.ClientOpts(brokers, "kpi-test-gateway", nil), kafka.ProducerOpts()...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	pub := kafka.NewPublisher(cl, kafka.TopicEvents)
-	distinct := map[[2]string]bool{}
-	for _, ev := range evs {
-		if err := pub.Publish(ctx, []event.Event{ev}); err != nil {
+	keys, err := ingest.NewKeys(ingest.KeySpec{Key: "kpi-test-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ingest.NewHandler(ingest.Config{Keys: keys}, kafka.NewPublisher(cl, kafka.TopicEvents),
+		zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := httptest.NewServer(h)
+	defer gw.Close()
+
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range bytes.Split(bytes.TrimSpace(body), []byte("\n")) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, gw.URL+"/v1/events", bytes.NewReader(line))
+		if err != nil {
 			t.Fatal(err)
 		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer kpi-test-key")
+		resp, err := gw.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s:%d: gateway answered %s: %s", path, i+1, resp.Status, answer)
+		}
+	}
+	distinct := map[[2]string]bool{}
+	for _, ev := range loadEvents(t, path, time.Now()) {
 		distinct[[2]string{ev.AccountID, ev.EventID}] = true
 	}
 
