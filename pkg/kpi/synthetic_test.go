@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,11 +220,22 @@ var allViews = []benchView{
 // rows sent to the client. The goal is under 1 s each. Run it with
 //
 //	go test -run '^$' -bench BenchmarkViews -benchtime 3x ./pkg/kpi
+//
+// KPI_BENCH_USERS_PER_ACCOUNT (default 5) changes the number of users per account, to see
+// how the user views scale: `make demo`'s population averages 16.
 func BenchmarkViews(b *testing.B) {
 	ctx := context.Background()
+	users := 5
+	if v := os.Getenv("KPI_BENCH_USERS_PER_ACCOUNT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("KPI_BENCH_USERS_PER_ACCOUNT=%q: want a positive integer", v)
+		}
+		users = n
+	}
 	conn, _ := testenv.ClickHouse(b).NewDatabase(b)
 	start := time.Now()
-	synthetic{accounts: 10_000, usersPerAccount: 5, eventsPerUser: 144}.load(b, conn)
+	synthetic{accounts: 10_000, usersPerAccount: users, eventsPerUser: 144}.load(b, conn)
 	var rows uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM events_raw").Scan(&rows); err != nil {
 		b.Fatal(err)
