@@ -26,7 +26,7 @@ if [[ -z ${BENCH_SKIP_MICRO:-} ]]; then
   }
   # Per-core figures with -cpu 1; the in-process HTTP handler with both cores (its target is
   # the machine's).
-  run ./pkg/event 1 '^Benchmark(AppendJSON|Build)$' -benchtime "$benchtime"
+  run ./pkg/event 1 '^Benchmark(AppendJSON|Build|Decode)$' -benchtime "$benchtime"
   run ./pkg/ingest 1 '^BenchmarkDecodeValidate$' -benchtime "$benchtime"
   run ./pkg/ingest 2 '^BenchmarkHandler100$' -benchtime "$benchtime"
   run ./pkg/session 1 '^Benchmark(TrackerAdd|Flush)$' -benchtime "$benchtime"

@@ -2,7 +2,6 @@ package event
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -12,22 +11,9 @@ import (
 // know instead of guessing, so a rolling upgrade that changes the format is noticed.
 const WireVersion = 1
 
-// wire is the JSON shape of an event on engagement.events (schemas/event.schema.json).
-type wire struct {
-	V                 int             `json:"v"`
-	EventID           string          `json:"event_id"`
-	AccountID         string          `json:"account_id"`
-	UserID            string          `json:"user_id"`
-	Name              string          `json:"name"`
-	Timestamp         time.Time       `json:"timestamp"`
-	OriginalTimestamp time.Time       `json:"original_timestamp"`
-	SentAt            *time.Time      `json:"sent_at,omitempty"`
-	ReceivedAt        time.Time       `json:"received_at"`
-	Properties        json.RawMessage `json:"properties,omitempty"`
-}
-
-// AppendJSON appends the event's wire encoding to dst. It is written by hand because it runs
-// once per accepted event on the gateway's hot path; Decode reads it back.
+// AppendJSON appends the event's wire encoding to dst (the JSON shape of an event on
+// engagement.events, schemas/event.schema.json). It is written by hand because it runs once
+// per accepted event on the gateway's hot path; Decode reads it back.
 func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"v":`...)
 	dst = strconv.AppendInt(dst, WireVersion, 10)
@@ -147,34 +133,4 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
-}
-
-// Decode reads one record value of engagement.events. It checks the format, not the contract
-// rules: the gateway validated the event before producing it, and a worker that re-validated
-// would drop events accepted under an older, looser rule.
-func Decode(b []byte) (Event, error) {
-	var w wire
-	if err := json.Unmarshal(b, &w); err != nil {
-		return Event{}, fmt.Errorf("decoding event record: %w", err)
-	}
-	if w.V != WireVersion {
-		return Event{}, fmt.Errorf("decoding event record: unknown wire version %d", w.V)
-	}
-	if w.EventID == "" || w.AccountID == "" || w.Name == "" || w.Timestamp.IsZero() {
-		return Event{}, fmt.Errorf("decoding event record: missing event_id, account_id, name or timestamp")
-	}
-	e := Event{
-		EventID:           w.EventID,
-		AccountID:         w.AccountID,
-		UserID:            w.UserID,
-		Name:              w.Name,
-		Timestamp:         w.Timestamp.UTC(),
-		OriginalTimestamp: w.OriginalTimestamp.UTC(),
-		ReceivedAt:        w.ReceivedAt.UTC(),
-		Properties:        w.Properties,
-	}
-	if w.SentAt != nil {
-		e.SentAt = w.SentAt.UTC()
-	}
-	return e, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/engage-oss/engage/pkg/event"
+	"github.com/engage-oss/engage/pkg/jsonscan"
 )
 
 // item is one element of a request body: the decoded input, or why it could not be decoded.
@@ -47,7 +48,7 @@ func decodeEvents(t *text, ndjson bool, dst []item) ([]item, error) {
 	}
 	b := t.b
 	n0 := len(dst)
-	i := skipSpace(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i == len(b) {
 		return dst, errNoEvents
 	}
@@ -60,7 +61,7 @@ func decodeEvents(t *text, ndjson bool, dst []item) ([]item, error) {
 			return dst, err
 		}
 	case '[':
-		i = skipSpace(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 		if i < len(b) && b[i] == ']' {
 			i++
 			break
@@ -75,34 +76,34 @@ func decodeEvents(t *text, ndjson bool, dst []item) ([]item, error) {
 				}
 			} else {
 				start := i
-				if i, err = skipValue(b, i, 1); err != nil {
+				if i, err = jsonscan.SkipValue(b, i, 1); err != nil {
 					return dst, err
 				}
 				dst = append(dst, item{index: idx, err: errNotObject(b[start])})
 			}
-			i = skipSpace(b, i)
+			i = jsonscan.SkipSpace(b, i)
 			if i >= len(b) {
-				return dst, errAt(i, "unexpected end of JSON input")
+				return dst, jsonscan.ErrAt(i, "unexpected end of JSON input")
 			}
 			if b[i] == ']' {
 				i++
 				break
 			}
 			if b[i] != ',' {
-				return dst, errUnexpected(b, i, "after array element")
+				return dst, jsonscan.ErrUnexpected(b, i, "after array element")
 			}
-			i = skipSpace(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 		}
 	default:
-		if i, err = skipValue(b, i, 0); err != nil {
+		if i, err = jsonscan.SkipValue(b, i, 0); err != nil {
 			return dst, err
 		}
-		if i = skipSpace(b, i); i == len(b) {
+		if i = jsonscan.SkipSpace(b, i); i == len(b) {
 			return dst, errNotEvents
 		}
 	}
-	if i = skipSpace(b, i); i < len(b) {
-		return dst, errAt(i, "invalid character "+quoteChar(b[i])+" after top-level value (several JSON values need Content-Type: application/x-ndjson)")
+	if i = jsonscan.SkipSpace(b, i); i < len(b) {
+		return dst, jsonscan.ErrAt(i, "invalid character "+jsonscan.QuoteChar(b[i])+" after top-level value (several JSON values need Content-Type: application/x-ndjson)")
 	}
 	if len(dst) == n0 {
 		return dst, errNoEvents
@@ -111,7 +112,7 @@ func decodeEvents(t *text, ndjson bool, dst []item) ([]item, error) {
 }
 
 func errNotObject(c byte) error {
-	return fieldError("event", "must be a JSON object, got "+kindName(c))
+	return fieldError("event", "must be a JSON object, got "+jsonscan.KindName(c))
 }
 
 // decodeNDJSON decodes one event per non-blank line. Indexes count events, not lines, so they
@@ -128,7 +129,7 @@ func decodeNDJSON(t *text, dst []item) ([]item, error) {
 		}
 		lt := text{b: b[ls:le:le], s: s[ls:le]}
 		ls = le + 1
-		i := skipSpace(lt.b, 0)
+		i := jsonscan.SkipSpace(lt.b, 0)
 		if i == len(lt.b) {
 			continue
 		}
@@ -139,13 +140,13 @@ func decodeNDJSON(t *text, dst []item) ([]item, error) {
 			i, it.err, err = lt.decodeInput(i, 0, &it.in)
 		} else {
 			start := i
-			if i, err = skipValue(lt.b, i, 0); err == nil {
+			if i, err = jsonscan.SkipValue(lt.b, i, 0); err == nil {
 				it.err = errNotObject(lt.b[start])
 			}
 		}
 		if err == nil {
-			if i = skipSpace(lt.b, i); i < len(lt.b) {
-				err = errAt(i, "invalid character "+quoteChar(lt.b[i])+" after top-level value")
+			if i = jsonscan.SkipSpace(lt.b, i); i < len(lt.b) {
+				err = jsonscan.ErrAt(i, "invalid character "+jsonscan.QuoteChar(lt.b[i])+" after top-level value")
 			}
 		}
 		if err != nil {
@@ -182,7 +183,7 @@ var inputFields = [...]string{
 
 // inputField maps an object key to a field of event.Input the way encoding/json does: an
 // exact match, else a case-insensitive (Unicode simple folding) one.
-func (t *text) inputField(kStart, kEnd int, info strInfo) int {
+func (t *text) inputField(kStart, kEnd int, info jsonscan.StrInfo) int {
 	raw := t.b[kStart+1 : kEnd-1]
 	if info == 0 {
 		switch string(raw) { // no allocation: the compiler compares in place
@@ -234,39 +235,39 @@ func (t *text) inputField(kStart, kEnd int, info strInfo) int {
 func (t *text) decodeInput(i, depth int, in *event.Input) (end int, ferr, err error) {
 	b := t.b
 	depth++
-	if depth > maxDepth {
-		return i, nil, errAt(i, "exceeded max depth")
+	if depth > jsonscan.MaxDepth {
+		return i, nil, jsonscan.ErrAt(i, "exceeded max depth")
 	}
-	i = skipSpace(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, nil, nil
 	}
 	for {
 		if i >= len(b) || b[i] != '"' {
-			return i, ferr, errUnexpected(b, i, "looking for beginning of object key string")
+			return i, ferr, jsonscan.ErrUnexpected(b, i, "looking for beginning of object key string")
 		}
-		kEnd, kInfo, err := scanString(b, i)
+		kEnd, kInfo, err := jsonscan.ScanString(b, i)
 		if err != nil {
 			return kEnd, ferr, err
 		}
 		f := t.inputField(i, kEnd, kInfo)
-		i = skipSpace(b, kEnd)
+		i = jsonscan.SkipSpace(b, kEnd)
 		if i >= len(b) || b[i] != ':' {
-			return i, ferr, errUnexpected(b, i, "after object key")
+			return i, ferr, jsonscan.ErrUnexpected(b, i, "after object key")
 		}
-		vs := skipSpace(b, i+1)
+		vs := jsonscan.SkipSpace(b, i+1)
 		var ve int
 		switch {
 		case f == fNone:
-			ve, err = skipValue(b, vs, depth)
+			ve, err = jsonscan.SkipValue(b, vs, depth)
 		case f == fProperties:
 			// Any JSON value, kept raw (encoding/json's RawMessage); Validate wants an object.
-			if ve, err = skipValue(b, vs, depth); err == nil {
+			if ve, err = jsonscan.SkipValue(b, vs, depth); err == nil {
 				in.Properties = b[vs:ve:ve]
 			}
 		case vs < len(b) && b[vs] == '"':
-			var info strInfo
-			if ve, info, err = scanString(b, vs); err == nil {
+			var info jsonscan.StrInfo
+			if ve, info, err = jsonscan.ScanString(b, vs); err == nil {
 				s := t.str(vs, ve, info)
 				switch f {
 				case fEventID:
@@ -285,24 +286,24 @@ func (t *text) decodeInput(i, depth int, in *event.Input) (end int, ferr, err er
 			}
 		default:
 			// null leaves a string field as it was (encoding/json); other types are errors.
-			if ve, err = skipValue(b, vs, depth); err == nil && b[vs] != 'n' && ferr == nil {
+			if ve, err = jsonscan.SkipValue(b, vs, depth); err == nil && b[vs] != 'n' && ferr == nil {
 				ferr = typeError(inputFields[f], "a string", b[vs])
 			}
 		}
 		if err != nil {
 			return ve, ferr, err
 		}
-		i = skipSpace(b, ve)
+		i = jsonscan.SkipSpace(b, ve)
 		if i >= len(b) {
-			return i, ferr, errAt(i, "unexpected end of JSON input")
+			return i, ferr, jsonscan.ErrAt(i, "unexpected end of JSON input")
 		}
 		switch b[i] {
 		case ',':
-			i = skipSpace(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 		case '}':
 			return i + 1, ferr, nil
 		default:
-			return i, ferr, errUnexpected(b, i, "after object key:value pair")
+			return i, ferr, jsonscan.ErrUnexpected(b, i, "after object key:value pair")
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/engage-oss/engage/pkg/event"
+	"github.com/engage-oss/engage/pkg/jsonscan"
 )
 
 func decodeString(body string, ndjson bool) ([]item, error) {
@@ -46,7 +47,7 @@ func TestDecodeEvents(t *testing.T) {
 		{name: "trailing comma", body: `[{},]`, wantErr: "looking for beginning of value"},
 		{name: "trailing data", body: `{} {}`, wantErr: "after top-level value"},
 		{name: "unterminated", body: `[{"event_id":"a"`, wantErr: "unexpected end of JSON input"},
-		{name: "too deep", body: "[" + strings.Repeat(`{"p":`, maxDepth) + "1" + strings.Repeat("}", maxDepth) + "]", wantErr: "exceeded max depth"},
+		{name: "too deep", body: "[" + strings.Repeat(`{"p":`, jsonscan.MaxDepth) + "1" + strings.Repeat("}", jsonscan.MaxDepth) + "]", wantErr: "exceeded max depth"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,17 +116,17 @@ func checkEquivalent(t *testing.T, body []byte) {
 
 	tx := &text{b: body, s: string(body)}
 	items, err := decodeEvents(tx, false, nil)
-	var mySyntax *syntaxError
+	var mySyntax *jsonscan.SyntaxError
 	// An empty body is a syntax error to encoding/json and "no events" to the gateway; a 400
 	// either way.
-	gotSyntax := errors.As(err, &mySyntax) || err == errNoEvents && skipSpace(body, 0) == len(body)
+	gotSyntax := errors.As(err, &mySyntax) || err == errNoEvents && jsonscan.SkipSpace(body, 0) == len(body)
 	if gotSyntax != stdSyntax {
 		t.Fatalf("syntax error: fast %v, encoding/json %v\nbody %q", err, stdErr, body)
 	}
 	if stdSyntax {
 		return
 	}
-	i := skipSpace(body, 0)
+	i := jsonscan.SkipSpace(body, 0)
 	if i == len(body) || body[i] != '{' {
 		return // not one object: a 400 or an array, outside what Unmarshal into Input means
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/engage-oss/engage/pkg/event"
+	"github.com/engage-oss/engage/pkg/jsonscan"
 )
 
 // TestReasonOf pins the closed set of rejection reason labels: whatever the error, the label
@@ -18,7 +19,7 @@ func TestReasonOf(t *testing.T) {
 		{&event.FieldError{Field: "properties.score", Reason: "x"}, "properties.score"},
 		{errAccountNotAllowed, reasonAccountNotAllowed},
 		{errNotObject('['), reasonNotObject},
-		{&lineError{line: 3, err: errAt(1, "x")}, reasonInvalidJSON},
+		{&lineError{line: 3, err: jsonscan.ErrAt(1, "x")}, reasonInvalidJSON},
 		{fieldError("type", "x"), reasonSegmentType},
 		{fieldError("userId", "x"), "user_id"},
 		{fieldError("client-chosen-field", "x"), reasonOther},

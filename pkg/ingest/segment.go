@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/engage-oss/engage/pkg/event"
+	"github.com/engage-oss/engage/pkg/jsonscan"
 )
 
 // Segment compatibility: the HTTP Tracking API (https://segment.com/docs/connections/sources/
@@ -75,12 +76,12 @@ type segDefaults struct {
 func decodeSegment(t *text, call segmentCall, receivedAt time.Time, dst []item) (segmentResult, error) {
 	res := segmentResult{items: dst}
 	b := t.b
-	i := skipSpace(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i == len(b) {
 		return res, errors.New("empty body: expected a JSON object")
 	}
 	if b[i] != '{' {
-		if _, err := skipValue(b, i, 0); err != nil {
+		if _, err := jsonscan.SkipValue(b, i, 0); err != nil {
 			return res, err
 		}
 		return res, errors.New("body must be a JSON object")
@@ -89,8 +90,8 @@ func decodeSegment(t *text, call segmentCall, receivedAt time.Time, dst []item) 
 	if err != nil {
 		return res, err
 	}
-	if j := skipSpace(b, end); j < len(b) {
-		return res, errAt(j, "invalid character "+quoteChar(b[j])+" after top-level value")
+	if j := jsonscan.SkipSpace(b, end); j < len(b) {
+		return res, jsonscan.ErrAt(j, "invalid character "+jsonscan.QuoteChar(b[j])+" after top-level value")
 	}
 	var def segDefaults
 	if call != segBatch {
@@ -122,7 +123,7 @@ func decodeSegment(t *text, call segmentCall, receivedAt time.Time, dst []item) 
 		return res, errors.New(`body has no "batch" array`)
 	}
 	// The whole body was validated by objectMembers above: no syntax error can occur below.
-	j := skipSpace(b, batch+1)
+	j := jsonscan.SkipSpace(b, batch+1)
 	if b[j] == ']' {
 		return res, nil
 	}
@@ -136,18 +137,18 @@ func decodeSegment(t *text, call segmentCall, receivedAt time.Time, dst []item) 
 			t.segmentMessage(ms, start, e, segBatch, def, receivedAt, &res, idx)
 			j = e
 		} else {
-			e, err := skipValue(b, j, 2)
+			e, err := jsonscan.SkipValue(b, j, 2)
 			if err != nil {
 				return res, err
 			}
 			res.items = append(res.items, item{index: idx, err: errNotObject(b[start])})
 			j = e
 		}
-		j = skipSpace(b, j)
+		j = jsonscan.SkipSpace(b, j)
 		if b[j] == ']' {
 			return res, nil
 		}
-		j = skipSpace(b, j+1) // ','
+		j = jsonscan.SkipSpace(b, j+1) // ','
 	}
 }
 
@@ -359,7 +360,7 @@ func (t *text) optString(m member) string {
 	if t.b[m.start] != '"' {
 		return ""
 	}
-	_, info, _ := scanString(t.b, m.start)
+	_, info, _ := jsonscan.ScanString(t.b, m.start)
 	return t.str(m.start, m.end, info)
 }
 
@@ -392,7 +393,7 @@ func (t *text) memberID(ms []member, key string) string {
 func (t *text) stringOrID(m member, id bool) (string, error) {
 	switch c := t.b[m.start]; {
 	case c == '"':
-		_, info, _ := scanString(t.b, m.start)
+		_, info, _ := jsonscan.ScanString(t.b, m.start)
 		return t.str(m.start, m.end, info), nil
 	case c == 'n':
 		return "", nil

@@ -239,6 +239,8 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 	var dead []*kgo.Record
 	var newest time.Time
 	for _, r := range recs {
+		// ev.Properties is a sub-slice of r.Value: records are not recycled (no kgo pools), and
+		// the batch's events do not outlive recs.
 		ev, err := event.Decode(r.Value)
 		if err != nil {
 			dead = append(dead, w.deadLetter(r, fmt.Sprintf("undecodable: %v", err)))
