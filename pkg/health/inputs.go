@@ -1,9 +1,10 @@
 package health
 
 // Inputs is everything the scorer reads about one account to score it, as of the scoring
-// time. The scorer fills it from the raw tables behind the ClickHouse views (the
-// account_engagement numbers from session_days_raw; $nps, $ticket, $account and product
-// events from events_raw; see pkg/scorer/scoredb); this package does no I/O.
+// time. The scorer fills it from the tables behind the ClickHouse views (the
+// account_engagement numbers from session_days_raw; $nps, $ticket and $account events from
+// signal_events; the product events used from account_event_names; see pkg/scorer/scoredb);
+// this package does no I/O.
 //
 // Counts are never negative in practice; a negative count is read as 0. A pointer field is
 // nil when the value is unknown, which is different from zero: no seats trait means licence

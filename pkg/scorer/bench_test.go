@@ -70,8 +70,9 @@ FROM (SELECT number % ` + itoa(n) + ` AS a, intDiv(number, ` + itoa(n) + `) AS k
 	}
 	// A long-running table has most of its rows in a few large parts that background merges
 	// produced, and a few small new ones; freshly inserted data has several equal parts
-	// instead, which makes FINAL slower than it will be in production. Merge them.
-	for _, table := range []string{"session_days_raw", "events_raw"} {
+	// instead, which makes FINAL slower than it will be in production. Merge them, and the
+	// narrow tables the materialized views filled from events_raw, which the scorer reads.
+	for _, table := range []string{"session_days_raw", "events_raw", "signal_events", "account_event_names"} {
 		if err := conn.Exec(ctx, "OPTIMIZE TABLE "+table+" FINAL"); err != nil {
 			tb.Fatalf("merging %s: %v", table, err)
 		}
@@ -104,7 +105,7 @@ func bandCounts(s *scorer.Scorer) map[string]int {
 }
 
 // BenchmarkRescore100k measures one rescoring of 100 000 accounts against a real ClickHouse
-// (testenv), split into query (the six input queries), compute (scoring, hysteresis,
+// (testenv), split into query (the five input queries), compute (scoring, hysteresis,
 // reasons) and write (account_health rows). "worst case" rescores accounts the scorer
 // has never seen, so every account gets a row and a change; "steady" rescores a warm
 // scorer whose accounts did not change, the every-10-seconds case.

@@ -16,6 +16,16 @@
 // changes, and writes a row for each account whose score or band differs from its previous
 // row. The queries use the server's today(), so windows slide at midnight by themselves.
 //
+// The inputs come from session_days_raw and from the narrow tables that materialized views
+// fill from events_raw on every insert (signal_events, account_event_names), never from
+// events_raw itself: it holds every event ever received, sorted by account and event id, so
+// no condition on the event name or time narrows a scan of it (package scoredb).
+//
+// Inputs.Previous, the baseline of the contraction reason, is each account's seats, plan and
+// MRR in force at 00:00 UTC Config.ContractionDays days before today: a window that slides
+// with every day, where the mrr_movements_monthly view compares the MRR at the start and the
+// end of each calendar month (the README's Customer health section sets the two side by side).
+//
 // # Invariants
 //
 //   - Exactly one health-change event per band change, across crashes (kill -9 included) and

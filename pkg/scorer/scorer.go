@@ -30,7 +30,7 @@ type Windows struct {
 	NPSDays     int
 	TicketsDays int
 	// ContractionDays is how far back Inputs.Previous looks: the account's seats, plan and
-	// MRR as they were this many days ago (Config.ContractionDays).
+	// MRR as they were at 00:00 UTC this many days before today (Config.ContractionDays).
 	ContractionDays int
 }
 

@@ -62,7 +62,7 @@ func (c *config) flags() *service.Flags {
 	f.String(&c.ch.Password, "clickhouse-password", "CLICKHOUSE_PASSWORD", "", "ClickHouse password")
 	f.Bool(&c.migrate, "migrate", "CLICKHOUSE_MIGRATE", true, "create the database and apply schema migrations at start")
 	f.Duration(&c.scorer.Interval, "interval", "SCORER_INTERVAL", c.scorer.Interval, "time between rescorings of every account")
-	f.Int(&c.scorer.ContractionDays, "contraction-days", "SCORER_CONTRACTION_DAYS", c.scorer.ContractionDays, "the contraction reason compares seats, plan and MRR with their values this many days ago")
+	f.Int(&c.scorer.ContractionDays, "contraction-days", "SCORER_CONTRACTION_DAYS", c.scorer.ContractionDays, "the contraction reason compares seats, plan and MRR with their values at 00:00 UTC this many days ago")
 	f.String(&c.model, "model", "HEALTH_MODEL", "", "health model file, reloaded on change and on SIGHUP (default "+defaultModelPath+" if it exists, else the built-in default model)")
 	f.Duration(&c.modelPoll, "model-poll", "HEALTH_MODEL_POLL", scorer.DefaultModelPoll, "how often the model file is checked for changes")
 	f.List(&c.readKeys, "read-keys", "READ_KEYS", "", "accepted read API keys")

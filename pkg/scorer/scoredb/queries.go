@@ -6,24 +6,33 @@ package scoredb
 //   - They read the raw tables, not the views: ClickHouse 18.16 does not push predicates
 //     into views, and the views' de-duplication (GROUP BY over every column of the key) is
 //     several times slower than what is done here.
+//   - None reads events_raw. It is sorted by (account_id, event_id), so a condition on the
+//     event name or time narrows nothing there, and it holds every event ever received. The
+//     business events are read from signal_events (migration 0005; $ticket since 0007), whose
+//     key starts with the name, so each query reads only its name's range; the account list
+//     and feature counts from account_event_names (0007), one row per account and event name.
+//     Materialized views fill both on every insert into events_raw, so they are as fresh.
 //   - Windows are whole UTC days ending today: "30 days" is today() − 29 … today(). The
 //     server's time zone must be UTC, as for the views (chserver configures it).
 //   - Distinct strings are counted by their cityHash64 (uniqExact of a UInt64 per account),
 //     or grouped by a cityHash64 of a composite key: two String keys make 18.16 use its slow
 //     serialised-key aggregation, a UInt64 key does not. A 64-bit collision among one
 //     account's feature names or users is not a practical concern.
-//   - events_raw may still hold copies of a redelivered event before ClickHouse merges
-//     them; every query here is immune: distinct names and event ids are counted, and
-//     latest values are picked by argMax.
+//   - signal_events, like events_raw, may still hold copies of a redelivered event before
+//     ClickHouse merges them, and account_event_names several rows of one account and name;
+//     every query here is immune without FINAL, which costs more: distinct names and event
+//     ids are counted, latest values are picked by argMax, and a name counts when any of its
+//     rows is in the window.
 
 // AccountsQuery lists every account that has any event (the accounts that are scored) with
 // the number of distinct product event names (not starting with $) of its last 30 days:
-// Inputs.FeaturesUsed30d. One pass over events_raw does both; names are counted by hash.
+// Inputs.FeaturesUsed30d. One pass over account_event_names does both: every event has a
+// name, and a name was sent in the window when its last day is; names are counted by hash.
 func AccountsQuery() (string, []any) {
 	return `SELECT
     account_id,
-    uniqExactIf(cityHash64(name), ts >= toDateTime(today() - 29) AND name NOT LIKE '$%') AS features
-FROM events_raw
+    uniqExactIf(cityHash64(name), last_day >= today() - 29 AND name NOT LIKE '$%') AS features
+FROM account_event_names
 GROUP BY account_id`, nil
 }
 
@@ -59,8 +68,10 @@ SETTINGS optimize_move_to_prewhere = 0`, nil
 // TraitsQuery reads each account's $account traits: the latest value of each trait by event
 // time (an event that does not carry a trait leaves it as it was, as in the account_traits
 // view), and for the contraction reason the latest seats, plan and mrr sent before midnight
-// UTC contractionDays days ago. A count of 0 means the trait was never sent (before the
-// cut-off, for prev_*).
+// UTC contractionDays days ago: the values in force at that moment, carried forward. A count
+// of 0 means the trait was never sent (before the cut-off, for prev_*). A trait sent as null
+// counts as not sent, as in event.ParseAccountTraits and the account_trait_events view: a
+// {"mrr": null} must not read as an MRR of 0, which would be a contraction.
 func TraitsQuery(contractionDays int) (string, []any) {
 	return `SELECT
     account_id,
@@ -76,11 +87,11 @@ FROM
     SELECT
         account_id, ts_ms,
         ts < toDateTime(today() - ?) AS old,
-        visitParamHas(properties, 'seats') AS has_seats, visitParamExtractFloat(properties, 'seats') AS seats_v,
-        visitParamHas(properties, 'plan') AS has_plan, visitParamExtractString(properties, 'plan') AS plan_v,
-        visitParamHas(properties, 'mrr') AS has_mrr, visitParamExtractFloat(properties, 'mrr') AS mrr_v,
-        visitParamHas(properties, 'status') AS has_status, visitParamExtractString(properties, 'status') AS status_v
-    FROM events_raw
+        visitParamExtractRaw(properties, 'seats') NOT IN ('', 'null') AS has_seats, visitParamExtractFloat(properties, 'seats') AS seats_v,
+        visitParamExtractRaw(properties, 'plan') NOT IN ('', 'null') AS has_plan, visitParamExtractString(properties, 'plan') AS plan_v,
+        visitParamExtractRaw(properties, 'mrr') NOT IN ('', 'null') AS has_mrr, visitParamExtractFloat(properties, 'mrr') AS mrr_v,
+        visitParamExtractRaw(properties, 'status') NOT IN ('', 'null') AS has_status, visitParamExtractString(properties, 'status') AS status_v
+    FROM signal_events
     WHERE name = '$account'
 )
 GROUP BY account_id`, []any{contractionDays}
@@ -97,7 +108,7 @@ func NPSQuery(windowDays int) (string, []any) {
 FROM
 (
     SELECT any(account_id) AS account, argMax(visitParamExtractFloat(properties, 'score'), ts_ms) AS score
-    FROM events_raw
+    FROM signal_events
     WHERE name = '$nps' AND ts >= toDateTime(today() - ?) AND visitParamHas(properties, 'score')
     GROUP BY cityHash64(account_id, user_id)
 )
@@ -110,7 +121,7 @@ func TicketsQuery(windowDays int) (string, []any) {
 FROM
 (
     SELECT any(account_id) AS account
-    FROM events_raw
+    FROM signal_events
     WHERE name = '$ticket' AND ts >= toDateTime(today() - ?)
     GROUP BY cityHash64(account_id, event_id)
 )

@@ -16,7 +16,7 @@ const npsSQL = `SELECT
 FROM
 (
     SELECT any(account_id) AS account, argMax(visitParamExtractFloat(properties, 'score'), ts_ms) AS score
-    FROM events_raw
+    FROM signal_events
     WHERE name = '$nps' AND ts >= toDateTime(today() - ?) AND visitParamHas(properties, 'score')
     GROUP BY cityHash64(account_id, user_id)
 )
@@ -36,8 +36,8 @@ func TestQueryBuilders(t *testing.T) {
 			build: func() (string, []any) { return scoredb.AccountsQuery() },
 			wantSQL: `SELECT
     account_id,
-    uniqExactIf(cityHash64(name), ts >= toDateTime(today() - 29) AND name NOT LIKE '$%') AS features
-FROM events_raw
+    uniqExactIf(cityHash64(name), last_day >= today() - 29 AND name NOT LIKE '$%') AS features
+FROM account_event_names
 GROUP BY account_id`,
 			wantArgs: nil,
 		},
@@ -80,11 +80,11 @@ FROM
     SELECT
         account_id, ts_ms,
         ts < toDateTime(today() - ?) AS old,
-        visitParamHas(properties, 'seats') AS has_seats, visitParamExtractFloat(properties, 'seats') AS seats_v,
-        visitParamHas(properties, 'plan') AS has_plan, visitParamExtractString(properties, 'plan') AS plan_v,
-        visitParamHas(properties, 'mrr') AS has_mrr, visitParamExtractFloat(properties, 'mrr') AS mrr_v,
-        visitParamHas(properties, 'status') AS has_status, visitParamExtractString(properties, 'status') AS status_v
-    FROM events_raw
+        visitParamExtractRaw(properties, 'seats') NOT IN ('', 'null') AS has_seats, visitParamExtractFloat(properties, 'seats') AS seats_v,
+        visitParamExtractRaw(properties, 'plan') NOT IN ('', 'null') AS has_plan, visitParamExtractString(properties, 'plan') AS plan_v,
+        visitParamExtractRaw(properties, 'mrr') NOT IN ('', 'null') AS has_mrr, visitParamExtractFloat(properties, 'mrr') AS mrr_v,
+        visitParamExtractRaw(properties, 'status') NOT IN ('', 'null') AS has_status, visitParamExtractString(properties, 'status') AS status_v
+    FROM signal_events
     WHERE name = '$account'
 )
 GROUP BY account_id`,
@@ -103,7 +103,7 @@ GROUP BY account_id`,
 FROM
 (
     SELECT any(account_id) AS account
-    FROM events_raw
+    FROM signal_events
     WHERE name = '$ticket' AND ts >= toDateTime(today() - ?)
     GROUP BY cityHash64(account_id, event_id)
 )

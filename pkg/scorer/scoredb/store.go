@@ -1,11 +1,13 @@
 // Package scoredb is the scorer's ClickHouse side: it reads every account's scoring inputs
-// from the worker's raw tables in one set of batch queries, and reads and writes the
-// account_health history (table account_health_raw, migration 0004_health.sql).
+// in one set of batch queries, from session_days_raw and from the narrow copies of events_raw
+// that materialized views keep (signal_events, account_event_names: migrations 0005 and
+// 0007), and reads and writes the account_health history (table account_health_raw,
+// migration 0004_health.sql).
 //
 // Invariants:
 //   - ReadInputs returns one AccountInputs per account that has any event in events_raw,
-//     in no particular order, each filled from all six queries as of the server's today()
-//     (UTC), so windows slide at midnight without any state in the scorer.
+//     in no particular order, each filled from all five input queries as of the server's
+//     today() (UTC), so windows slide at midnight without any state in the scorer.
 //   - Every query is exact before and after ClickHouse merges parts: duplicates of an event
 //     or older versions of a session-day row never count (see queries.go).
 //   - Rows are written with PrepareBatch and an explicit column list (ClickHouse 18.16), and
