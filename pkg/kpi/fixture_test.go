@@ -10,7 +10,8 @@ import (
 )
 
 // The fixture (testdata/fixture.ndjson) is ten accounts from June to September 2026, sent
-// through Kafka and the stream worker in file order. Every expected value below is worked
+// through the gateway (one POST /v1/events per event), Kafka and the stream worker in file
+// order. Every expected value below is worked
 // out by hand from it; the comments show the arithmetic.
 //
 // Account history ($account; a customer is active or past_due):

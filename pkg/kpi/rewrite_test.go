@@ -16,8 +16,8 @@ import (
 
 // TestRewrittenViewsMatch0005 pins migration 0006, which rewrote adoption, time_to_value
 // and retention_cohorts for speed only: on a synthetic history with trials, cancellations,
-// late sign-ups and users in several accounts, each must return exactly the rows of its
-// 0005 definition. The 0005 statements are taken from the migration file itself (renamed
+// late sign-ups, users in several accounts and duplicate deliveries, each must return
+// exactly the rows of its 0005 definition. The 0005 statements are taken from the migration file itself (renamed
 // *_0005, with the user_name_months table they read), so the oracle cannot drift from
 // what was released.
 func TestRewrittenViewsMatch0005(t *testing.T) {
@@ -29,12 +29,28 @@ func TestRewrittenViewsMatch0005(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v5 []string
+	var v5, v6 []string
 	for _, m := range ms {
-		if m.Version == 5 {
+		switch m.Version {
+		case 5:
 			v5 = m.Statements
+		case 6:
+			v6 = m.Statements
 		}
 	}
+	// What the new tables must be immune to: a tenth of the events delivered twice (the
+	// materialized views see the copies), and 0006's backfill run again, as after a crash.
+	for _, stmt := range []string{
+		`INSERT INTO events_raw (event_id, account_id, user_id, name, ts, ts_ms, received_at, properties, ver)
+SELECT event_id, account_id, user_id, name, ts, ts_ms, received_at, properties, ver
+FROM events_raw WHERE cityHash64(event_id) % 10 = 0`,
+		statementOf(t, v6, regexp.MustCompile(`(?m)^INSERT INTO feature_user_months\b`)),
+	} {
+		if err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%v\n%s", err, stmt)
+		}
+	}
+
 	views := []struct{ name, order string }{
 		{"adoption", "account_id, feature, month"},
 		{"time_to_value", "account_id, user_id"},
@@ -49,15 +65,7 @@ func TestRewrittenViewsMatch0005(t *testing.T) {
 		wanted = append(wanted, regexp.MustCompile(`(?m)^CREATE VIEW IF NOT EXISTS `+v.name+` AS\b`))
 	}
 	for _, re := range wanted {
-		var stmt string
-		for _, s := range v5 {
-			if re.MatchString(s) {
-				stmt = s
-			}
-		}
-		if stmt == "" {
-			t.Fatalf("no statement of 0005 matches %s", re)
-		}
+		stmt := statementOf(t, v5, re)
 		for _, v := range views {
 			stmt = strings.Replace(stmt, "CREATE VIEW IF NOT EXISTS "+v.name+" AS", "CREATE VIEW "+v.name+"_0005 AS", 1)
 		}
@@ -90,6 +98,18 @@ func TestRewrittenViewsMatch0005(t *testing.T) {
 			}
 		})
 	}
+}
+
+// statementOf returns the statement of a migration that re matches.
+func statementOf(t *testing.T, stmts []string, re *regexp.Regexp) string {
+	t.Helper()
+	for _, s := range stmts {
+		if re.MatchString(s) {
+			return s
+		}
+	}
+	t.Fatalf("no statement of the migration matches %s", re)
+	return ""
 }
 
 func at(lines []string, i int) string {

@@ -4,19 +4,26 @@
 -- history, on every rescoring. Here they read tables that grow with what they need instead.
 --
 -- Like 0005, each materialized view is created before the events already stored are copied,
--- so no event is missed; an event that both the view and the copy see lands twice, which the
--- readers ignore (below). If the migration is interrupted (a crash, a kill -9), the next start
+-- and the copy waits for inserts in flight (below), so no event is missed; an event that both
+-- the view and the copy see lands twice, which the readers ignore (below). If the migration is interrupted (a crash, a kill -9), the next start
 -- runs it again from its first statement: IF NOT EXISTS keeps what was created, and copying
 -- again only adds such duplicates.
 
 -- $ticket events join the business events in signal_events (0005), with the same columns, key
 -- and version as the others, so `signal_events FINAL WHERE name = '$ticket'` holds each ticket
--- once, its first copy, exactly as events_raw does once merged. The KPI views filter
--- signal_events by name, so these rows change none of them.
+-- once, its first copy, as events_raw does once merged (unless a client reuses an event_id
+-- for another name: events_raw keeps one of the two, signal_events, keyed by name first,
+-- both). The KPI views filter signal_events by name, so these rows change none of them.
 CREATE MATERIALIZED VIEW IF NOT EXISTS signal_tickets_mv TO signal_events AS
 SELECT event_id, account_id, user_id, name, ts, ts_ms, properties, ver
 FROM events_raw
 WHERE name = '$ticket';
+
+-- An INSERT into events_raw that started before the view existed does not feed it, and its
+-- rows are not in the copy below if they commit after the copy starts reading. Waiting 3 s
+-- (the longest sleep ClickHouse allows) lets such inserts finish; the worker's take well
+-- under a second. Only when events are stored: a new database has nothing to wait for.
+SELECT sleep(if((SELECT count() FROM events_raw) > 0, 3, 0));
 
 INSERT INTO signal_events (event_id, account_id, user_id, name, ts, ts_ms, properties, ver)
 SELECT event_id, account_id, user_id, name, ts, ts_ms, properties, ver
@@ -53,6 +60,9 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS account_event_names_mv TO account_event_n
 SELECT account_id, name, max(toDate(ts, 'UTC')) AS last_day
 FROM events_raw
 GROUP BY account_id, name;
+
+-- As for the tickets above: let inserts that started before the view finish first.
+SELECT sleep(if((SELECT count() FROM events_raw) > 0, 3, 0));
 
 INSERT INTO account_event_names (account_id, name, last_day)
 SELECT account_id, name, max(toDate(ts, 'UTC')) AS last_day
