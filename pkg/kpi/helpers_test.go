@@ -146,7 +146,48 @@ func pipeline(t *testing.T, path string) driver.Conn {
 		}
 		return nil
 	})
+	waitDerived(t, conn)
 	return conn
+}
+
+// derivedTables pairs each table that a materialized view fills from events_raw with what it
+// must hold once the view has seen every stored event: distinct keys on both sides.
+var derivedTables = []struct{ table, got, want string }{
+	{"signal_events",
+		"SELECT uniqExact(account_id, event_id) FROM signal_events",
+		"SELECT uniqExact(account_id, event_id) FROM events_raw WHERE name IN ('$account', '$nps', '$csat', '$renewal', '$referral', '$ticket')"},
+	{"user_firsts",
+		"SELECT uniqExact(account_id, user_id) FROM user_firsts",
+		"SELECT uniqExact(account_id, user_id) FROM events_raw WHERE user_id != ''"},
+	{"feature_user_months",
+		"SELECT uniqExact(name, account_id, month, user_id) FROM feature_user_months",
+		"SELECT uniqExact(name, account_id, toStartOfMonth(toDate(ts, 'UTC')), user_id) FROM events_raw WHERE user_id != ''"},
+	{"user_activity_days",
+		"SELECT uniqExact(account_id, user_id, day) FROM user_activity_days",
+		"SELECT uniqExact(account_id, user_id, toDate(ts, 'UTC')) FROM events_raw WHERE user_id != '' AND (name = '$heartbeat' OR substring(name, 1, 1) != '$')"},
+}
+
+// waitDerived returns once every table in derivedTables has caught up with events_raw.
+// ClickHouse writes an insert's block to events_raw before it runs the materialized views, so
+// a reader can see the events a moment before the tables derived from them.
+func waitDerived(t *testing.T, conn driver.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	testenv.Eventually(t, 30*time.Second, func() error {
+		for _, d := range derivedTables {
+			var got, want uint64
+			if err := conn.QueryRow(ctx, d.got).Scan(&got); err != nil {
+				return err
+			}
+			if err := conn.QueryRow(ctx, d.want).Scan(&want); err != nil {
+				return err
+			}
+			if got != want {
+				return fmt.Errorf("%s: %d of %d keys", d.table, got, want)
+			}
+		}
+		return nil
+	})
 }
 
 // rawEvent is a row for insertRaw.

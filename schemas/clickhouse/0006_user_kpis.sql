@@ -8,7 +8,8 @@
 --     cityHash64(...) and carry the strings along with any(). Two keys that collide would
 --     be counted as one: with n keys the chance of any collision is about n^2 / 2^65, below
 --     1e-8 for a million users (the scorer makes the same trade).
---   - Joins of two aggregates where one GROUP BY over a UNION ALL does (adoption).
+--   - Joins of two aggregates where one GROUP BY over a UNION ALL does (adoption), and sets
+--     of (feature name, user) tuples where sets of numbers do.
 --   - user_name_months is sorted by (account_id, user_id, ...), so "core features only"
 --     read all of it, every product event name of every user and month. feature_user_months
 --     holds the same rows sorted by name first, so the views read only the core features'
@@ -91,18 +92,21 @@ SELECT
     feature,
     month,
     users_signed_up,
-    toUInt64(if(feature = '*', any_adopters, countEqual(adopter_features, feature))) AS adopters,
+    toUInt64(if(feature_index = 0, any_adopters, countEqual(adopter_features, feature_index))) AS adopters,
     adopters / users_signed_up * 100 AS adoption_rate
 FROM
 (
     -- One row per account and month. A row of the first kind is one signed-up user in one
     -- month; a row of the second is one (core feature, user) used in the month, possibly
-    -- twice before ReplacingMergeTree merges feature_user_months, hence groupUniqArray.
+    -- twice before ReplacingMergeTree merges feature_user_months, hence groupUniqArray. The
+    -- pair is one UInt64: the feature's position in the core feature list in the top 8 bits,
+    -- 56 bits of the user's hash below (a set of numbers is several times cheaper than a set
+    -- of (String, UInt64) tuples); adopter_features keeps the positions of the distinct pairs.
     SELECT
         any(account_id) AS account_id,
         any(month) AS month,
         sum(signed_up) AS users_signed_up,
-        arrayMap(p -> p.1, groupUniqArrayIf((name, user), signed_up = 0)) AS adopter_features,
+        arrayMap(x -> bitShiftRight(x, 56), groupUniqArrayIf(feature_user, signed_up = 0)) AS adopter_features,
         uniqExactIf(user, signed_up = 0) AS any_adopters
     FROM
     (
@@ -112,7 +116,7 @@ FROM
             addMonths(m0, k) AS month,
             cityHash64(account_id, month) AS key,
             toUInt64(1) AS signed_up,
-            '' AS name,
+            toUInt64(0) AS feature_user,
             toUInt64(0) AS user
         FROM
         (
@@ -131,7 +135,8 @@ FROM
             month,
             cityHash64(account_id, month) AS key,
             toUInt64(0) AS signed_up,
-            name,
+            bitOr(bitShiftLeft(toUInt64(indexOf(arraySort((SELECT groupArray(feature) FROM core_features_current)), name)), 56),
+                  bitAnd(cityHash64(user_id), 72057594037927935)) AS feature_user,
             cityHash64(user_id) AS user
         FROM feature_user_months
         WHERE name IN (SELECT feature FROM core_features_current)
@@ -141,7 +146,11 @@ FROM
     -- drops nothing but keeps the 0005 rule that a row needs a signed-up user.
     HAVING users_signed_up > 0
 )
-ARRAY JOIN arrayPushBack((SELECT groupArray(feature) FROM core_features_current), '*') AS feature;
+-- feature_index is the feature's position in the same list (1-based), 0 for '*'. The list is
+-- sorted wherever it is read, so that every reading numbers the features alike.
+ARRAY JOIN
+    arrayPushBack(arraySort((SELECT groupArray(feature) FROM core_features_current)), '*') AS feature,
+    arrayPushBack(arrayEnumerate(arraySort((SELECT groupArray(feature) FROM core_features_current))), 0) AS feature_index;
 
 -- Time to value per user: from sign-up (user_signups) to the first use of any core feature.
 -- plan is the account's plan at the end of the sign-up day ('' before its first plan trait);
