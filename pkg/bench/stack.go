@@ -17,6 +17,7 @@ import (
 
 	"github.com/engage-oss/engage/pkg/chdb"
 	"github.com/engage-oss/engage/pkg/chserver"
+	"github.com/engage-oss/engage/pkg/process"
 )
 
 // WriteKey is the gateway write key the benchmark configures (dev mode).
@@ -87,7 +88,7 @@ func (e *Env) Prepare(ctx context.Context, names ...string) {
 		return
 	}
 	e.logf("building services %s", strings.Join(pkgs, ", "))
-	if err := Build(ctx, e.Src, filepath.Join(e.Dir, "bin"), pkgs...); err == nil {
+	if err := process.Build(ctx, e.Src, filepath.Join(e.Dir, "bin"), pkgs...); err == nil {
 		for _, n := range pkgs {
 			e.built[n] = nil
 		}
@@ -107,7 +108,7 @@ func (e *Env) binary(ctx context.Context, name string) (string, error) {
 		return path, e.built[name]
 	}
 	e.logf("building services/%s", name)
-	err := Build(ctx, e.Src, filepath.Join(e.Dir, "bin"), name)
+	err := process.Build(ctx, e.Src, filepath.Join(e.Dir, "bin"), name)
 	e.built[name] = err
 	return path, err
 }
@@ -148,7 +149,7 @@ func (e *Env) openCH(ctx context.Context, database string) (driver.Conn, error) 
 type Stack struct {
 	env   *Env
 	name  string
-	procs []*Proc
+	procs []*process.Proc
 
 	BrokerAddr, GatewayAddr, WorkerAdmin, ScorerAddr string
 	Database                                         string
@@ -163,7 +164,7 @@ func (s *Stack) start(ctx context.Context, name, ready string, env ...string) er
 		return err
 	}
 	env = append(env, "LOG_LEVEL=warn")
-	p, err := StartProc(ctx, name, bin, s.env.Src, ready, env...)
+	p, err := process.Start(ctx, name, bin, s.env.Src, ready, env...)
 	if err != nil {
 		return err
 	}
@@ -173,8 +174,8 @@ func (s *Stack) start(ctx context.Context, name, ready string, env ...string) er
 
 // StartBroker starts the embedded broker with a fresh data directory.
 func (s *Stack) StartBroker(ctx context.Context) error {
-	addr, err1 := FreeAddr()
-	admin, err2 := FreeAddr()
+	addr, err1 := process.FreeAddr()
+	admin, err2 := process.FreeAddr()
 	if err1 != nil || err2 != nil {
 		return fmt.Errorf("picking ports: %v %v", err1, err2)
 	}
@@ -185,7 +186,7 @@ func (s *Stack) StartBroker(ctx context.Context) error {
 
 // StartGateway starts the gateway in dev mode with WriteKey, producing to the broker.
 func (s *Stack) StartGateway(ctx context.Context) error {
-	addr, err := FreeAddr()
+	addr, err := process.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -201,7 +202,7 @@ func (s *Stack) StartWorker(ctx context.Context, database string) error {
 	if err != nil {
 		return err
 	}
-	admin, err := FreeAddr()
+	admin, err := process.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -216,7 +217,7 @@ func (s *Stack) StartScorer(ctx context.Context, database string) error {
 	if err != nil {
 		return err
 	}
-	addr, err := FreeAddr()
+	addr, err := process.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -244,7 +245,7 @@ func (s *Stack) PIDs() map[string]int {
 func (s *Stack) Logs(name string) string {
 	for _, p := range s.procs {
 		if p.Name == name {
-			return p.out.String()
+			return p.Output()
 		}
 	}
 	return ""
