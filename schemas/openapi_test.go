@@ -30,9 +30,9 @@ import (
 
 	analytics "github.com/segmentio/analytics-go/v3"
 
-	"github.com/engage-oss/engage/pkg/event"
-	"github.com/engage-oss/engage/pkg/ingest"
-	"github.com/engage-oss/engage/pkg/service"
+	"github.com/engage-oss/engage/internal/event"
+	"github.com/engage-oss/engage/internal/ingest"
+	"github.com/engage-oss/engage/internal/service"
 	"github.com/engage-oss/engage/schemas/schematest"
 )
 
@@ -535,7 +535,7 @@ var statusValues = map[string]int{
 	"StatusServiceUnavailable": 503, "StatusGatewayTimeout": 504,
 }
 
-// TestOpenAPIStatusCodesInSource reads pkg/ingest's source: every status constant it uses
+// TestOpenAPIStatusCodesInSource reads internal/ingest's source: every status constant it uses
 // must be documented for POST or OPTIONS /v1/events, or be the 404/405 of the document's
 // components. A new status in the handler fails here until the document has it.
 func TestOpenAPIStatusCodesInSource(t *testing.T) {
@@ -551,7 +551,7 @@ func TestOpenAPIStatusCodesInSource(t *testing.T) {
 			documented[n] = true
 		}
 	}
-	files, err := filepath.Glob(filepath.Join("..", "pkg", "ingest", "*.go"))
+	files, err := filepath.Glob(filepath.Join("..", "internal", "ingest", "*.go"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no ingest sources: %v", err)
 	}
@@ -575,15 +575,15 @@ func TestOpenAPIStatusCodesInSource(t *testing.T) {
 		})
 	}
 	if len(used) < 5 {
-		t.Fatalf("found only %v in pkg/ingest", used)
+		t.Fatalf("found only %v in internal/ingest", used)
 	}
 	for name := range used {
 		code, ok := statusValues[name]
 		switch {
 		case !ok:
-			t.Errorf("pkg/ingest uses http.%s: add it to statusValues and document it", name)
+			t.Errorf("internal/ingest uses http.%s: add it to statusValues and document it", name)
 		case !documented[code]:
-			t.Errorf("pkg/ingest can answer %d (http.%s), which schemas/openapi.yaml does not document", code, name)
+			t.Errorf("internal/ingest can answer %d (http.%s), which schemas/openapi.yaml does not document", code, name)
 		}
 	}
 }
@@ -592,7 +592,7 @@ func TestOpenAPIStatusCodesInSource(t *testing.T) {
 // schemas: a captured analytics.js batch, and what analytics-go v3 sends, captured here.
 func TestOpenAPISegmentBodies(t *testing.T) {
 	s := loadSpec(t)
-	ajs, err := os.ReadFile(filepath.Join("..", "pkg", "ingest", "testdata", "segment", "analytics_js_batch.json"))
+	ajs, err := os.ReadFile(filepath.Join("..", "internal", "ingest", "testdata", "segment", "analytics_js_batch.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/engage-oss/engage/pkg/event"
-	"github.com/engage-oss/engage/pkg/ingest"
+	"github.com/engage-oss/engage/internal/event"
+	"github.com/engage-oss/engage/internal/ingest"
 	"github.com/engage-oss/engage/schemas/schematest"
 )
 

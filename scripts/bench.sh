@@ -26,15 +26,15 @@ if [[ -z ${BENCH_SKIP_MICRO:-} ]]; then
   }
   # Per-core figures with -cpu 1; the in-process HTTP handler with both cores (its target is
   # the machine's).
-  run ./pkg/event 1 '^Benchmark(AppendJSON|Build|Decode)$' -benchtime "$benchtime"
-  run ./pkg/ingest 1 '^BenchmarkDecodeValidate$' -benchtime "$benchtime"
-  run ./pkg/ingest 2 '^BenchmarkHandler100$' -benchtime "$benchtime"
-  run ./pkg/session 1 '^Benchmark(TrackerAdd|Flush)$' -benchtime "$benchtime"
-  run ./pkg/session 1 '^BenchmarkMemory1MUsers$' -benchtime 1x
-  run ./pkg/health 1 '^BenchmarkScore$' -benchtime "$benchtime"
-  if grep -qs 'func BenchmarkRescore100k' pkg/scorer/*_test.go; then
-    # Starts its own ClickHouse (pkg/testenv) and generates 100k accounts of history first.
-    run ./pkg/scorer 2 '^BenchmarkRescore100k$' -benchtime 3x -timeout 15m
+  run ./internal/event 1 '^Benchmark(AppendJSON|Build|Decode)$' -benchtime "$benchtime"
+  run ./internal/ingest 1 '^BenchmarkDecodeValidate$' -benchtime "$benchtime"
+  run ./internal/ingest 2 '^BenchmarkHandler100$' -benchtime "$benchtime"
+  run ./internal/session 1 '^Benchmark(TrackerAdd|Flush)$' -benchtime "$benchtime"
+  run ./internal/session 1 '^BenchmarkMemory1MUsers$' -benchtime 1x
+  run ./internal/health 1 '^BenchmarkScore$' -benchtime "$benchtime"
+  if grep -qs 'func BenchmarkRescore100k' internal/scorer/*_test.go; then
+    # Starts its own ClickHouse (internal/dev/testenv) and generates 100k accounts of history first.
+    run ./internal/scorer 2 '^BenchmarkRescore100k$' -benchtime 3x -timeout 15m
   fi
   # Customer-success KPI views over 10k accounts × 12 months of synthetic history (target:
   # each view ≤ 1 s); prints one ns/op line per view.

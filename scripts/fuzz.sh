@@ -24,5 +24,5 @@ while IFS= read -r file; do
       status=1
     fi
   done
-done < <(grep -rl --include='*_test.go' -E '^func Fuzz' pkg services tools schemas 2>/dev/null | sort)
+done < <(grep -rl --include='*_test.go' -E '^func Fuzz' internal pkg services tools schemas deploy tests 2>/dev/null | sort)
 exit $status

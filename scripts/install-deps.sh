@@ -2,7 +2,7 @@
 # Installs what engage needs on Debian or Ubuntu, and checks what it cannot install.
 #
 #   - ClickHouse server and client from the distribution's packages (18.16 on Debian 12).
-#     engage runs its own server from a config it generates under .data/ (pkg/chserver), so
+#     engage runs its own server from a config it generates under .data/ (internal/dev/clickhouseserver), so
 #     the system service is never started and is left disabled: it would take port 9000,
 #     the embedded server's default.
 #   - Go >= 1.26, which Debian does not package; we only say how to get it.

@@ -7,9 +7,9 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/engage-oss/engage/pkg/chdb"
+	"github.com/engage-oss/engage/internal/adapters/clickhouse"
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/pkg/kpi"
-	"github.com/engage-oss/engage/pkg/testenv"
 	"github.com/engage-oss/engage/schemas"
 )
 
@@ -45,11 +45,11 @@ func TestMigrationBackfillsExistingEvents(t *testing.T) {
 		}
 		older[p] = &fstest.MapFile{Data: b}
 	}
-	if err := chdb.Migrate(ctx, before, name, older, "clickhouse"); err != nil {
+	if err := clickhouse.Migrate(ctx, before, name, older, "clickhouse"); err != nil {
 		t.Fatal(err)
 	}
 	insertRaw(t, before, raw)
-	if err := chdb.Migrate(ctx, before, name, schemas.ClickHouse, "clickhouse"); err != nil {
+	if err := clickhouse.Migrate(ctx, before, name, schemas.ClickHouse, "clickhouse"); err != nil {
 		t.Fatal(err)
 	}
 

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/pkg/kpi"
-	"github.com/engage-oss/engage/pkg/testenv"
 )
 
 // TestHistorySpanningCurrentMonth pins the views' handling of "now": a history that runs

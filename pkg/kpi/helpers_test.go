@@ -24,12 +24,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/engage-oss/engage/pkg/chstore"
-	"github.com/engage-oss/engage/pkg/event"
-	"github.com/engage-oss/engage/pkg/ingest"
-	"github.com/engage-oss/engage/pkg/kafka"
-	"github.com/engage-oss/engage/pkg/testenv"
-	"github.com/engage-oss/engage/pkg/worker"
+	"github.com/engage-oss/engage/internal/adapters/clickhouse/eventstore"
+	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/dev/testenv"
+	"github.com/engage-oss/engage/internal/event"
+	"github.com/engage-oss/engage/internal/ingest"
+	"github.com/engage-oss/engage/internal/worker"
 )
 
 // loadEvents reads an NDJSON file of events as clients send them (event.Input) and builds
@@ -118,7 +118,7 @@ func pipeline(t *testing.T, path string) driver.Conn {
 	cfg.Name = "kpi-worker"
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	w, err := worker.New(cfg, append(kafka.ClientOpts(brokers, cfg.Name, nil), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())),
-		chstore.New(conn), log, nil)
+		eventstore.New(conn), log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package kpi_test
 import (
 	"testing"
 
-	"github.com/engage-oss/engage/pkg/testenv"
+	"github.com/engage-oss/engage/internal/dev/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

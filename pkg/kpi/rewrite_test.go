@@ -9,8 +9,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/engage-oss/engage/pkg/chdb"
-	"github.com/engage-oss/engage/pkg/testenv"
+	"github.com/engage-oss/engage/internal/adapters/clickhouse"
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/schemas"
 )
 
@@ -25,7 +25,7 @@ func TestRewrittenViewsMatch0005(t *testing.T) {
 	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
 	synthetic{accounts: 300, usersPerAccount: 4, eventsPerUser: 40}.load(t, conn)
 
-	ms, err := chdb.LoadMigrations(schemas.ClickHouse, "clickhouse")
+	ms, err := clickhouse.LoadMigrations(schemas.ClickHouse, "clickhouse")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/pkg/kpi"
-	"github.com/engage-oss/engage/pkg/testenv"
 )
 
 // goTypeOf is the Go type a ClickHouse column of type ch scans into in the row types.

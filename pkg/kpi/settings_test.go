@@ -6,8 +6,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/pkg/kpi"
-	"github.com/engage-oss/engage/pkg/testenv"
 )
 
 // TestSettingsAndCoreFeatures pins the configuration tables: the migration's defaults, that

@@ -12,8 +12,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/pkg/kpi"
-	"github.com/engage-oss/engage/pkg/testenv"
 )
 
 // synthetic describes a generated history: accounts over the 12 months before the current

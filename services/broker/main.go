@@ -9,8 +9,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/engage-oss/engage/pkg/broker"
-	"github.com/engage-oss/engage/pkg/service"
+	"github.com/engage-oss/engage/internal/dev/broker"
+	"github.com/engage-oss/engage/internal/service"
 )
 
 func main() {

@@ -8,9 +8,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/engage-oss/engage/pkg/ingest"
-	"github.com/engage-oss/engage/pkg/kafka"
-	"github.com/engage-oss/engage/pkg/service"
+	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/ingest"
+	"github.com/engage-oss/engage/internal/service"
 )
 
 type config struct {

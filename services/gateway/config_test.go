@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/engage-oss/engage/pkg/service"
+	"github.com/engage-oss/engage/internal/service"
 )
 
 // TestEveryFlagDocumented pins the README's configuration table to the flags.

@@ -1,5 +1,5 @@
 // Command gateway is engage's HTTP ingest service: product apps and Segment SDKs send
-// telemetry here, and every accepted event is on Kafka before the answer (pkg/ingest).
+// telemetry here, and every accepted event is on Kafka before the answer (internal/ingest).
 package main
 
 import (
@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/engage-oss/engage/pkg/service"
+	"github.com/engage-oss/engage/internal/service"
 )
 
 func main() {

@@ -14,14 +14,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
-	"github.com/engage-oss/engage/pkg/chdb"
-	"github.com/engage-oss/engage/pkg/health"
-	"github.com/engage-oss/engage/pkg/kafka"
-	"github.com/engage-oss/engage/pkg/scorer"
-	"github.com/engage-oss/engage/pkg/scorer/changetopic"
-	"github.com/engage-oss/engage/pkg/scorer/readapi"
-	"github.com/engage-oss/engage/pkg/scorer/scoredb"
-	"github.com/engage-oss/engage/pkg/service"
+	"github.com/engage-oss/engage/internal/adapters/clickhouse"
+	"github.com/engage-oss/engage/internal/adapters/clickhouse/scorestore"
+	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/adapters/kafka/changetopic"
+	"github.com/engage-oss/engage/internal/health"
+	"github.com/engage-oss/engage/internal/scorer"
+	"github.com/engage-oss/engage/internal/scorer/readapi"
+	"github.com/engage-oss/engage/internal/service"
 	"github.com/engage-oss/engage/schemas"
 )
 
@@ -33,7 +33,7 @@ type config struct {
 	addr      string
 	brokers   []string
 	topics    kafka.TopicConfig
-	ch        chdb.Config
+	ch        clickhouse.Config
 	migrate   bool
 	scorer    scorer.Config
 	model     string
@@ -45,7 +45,7 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		ch:     chdb.Config{Addr: chdb.DefaultAddr, Database: chdb.DefaultDatabase, Username: chdb.DefaultUsername},
+		ch:     clickhouse.Config{Addr: clickhouse.DefaultAddr, Database: clickhouse.DefaultDatabase, Username: clickhouse.DefaultUsername},
 		scorer: scorer.Config{Interval: scorer.DefaultInterval, ContractionDays: scorer.DefaultContractionDays},
 	}
 }
@@ -97,13 +97,13 @@ func openModel(cfg config, log *zap.Logger, reg prometheus.Registerer) (scorer.M
 
 func openClickHouse(ctx context.Context, cfg config) (driver.Conn, error) {
 	if cfg.migrate {
-		conn, err := chdb.Setup(ctx, cfg.ch, schemas.ClickHouse, "clickhouse")
+		conn, err := clickhouse.Setup(ctx, cfg.ch, schemas.ClickHouse, "clickhouse")
 		if err != nil {
 			return nil, fmt.Errorf("setting up ClickHouse: %w", err)
 		}
 		return conn, nil
 	}
-	return chdb.Open(ctx, cfg.ch)
+	return clickhouse.Open(ctx, cfg.ch)
 }
 
 func newApp(ctx context.Context, cfg config, log *zap.Logger) (*service.App, error) {
@@ -135,7 +135,7 @@ func newApp(ctx context.Context, cfg config, log *zap.Logger) (*service.App, err
 	}
 	closeAll := func() { cl.Close(); conn.Close() }
 
-	store := scoredb.New(conn)
+	store := scorestore.New(conn)
 	emitter := changetopic.NewEmitter(cl, kafka.TopicHealthChanges)
 	sc, err := scorer.New(cfg.scorer, scorer.Deps{
 		Model:     model,

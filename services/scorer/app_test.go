@@ -13,9 +13,9 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
-	"github.com/engage-oss/engage/pkg/scorer/readapi"
-	"github.com/engage-oss/engage/pkg/service"
-	"github.com/engage-oss/engage/pkg/testenv"
+	"github.com/engage-oss/engage/internal/dev/testenv"
+	"github.com/engage-oss/engage/internal/scorer/readapi"
+	"github.com/engage-oss/engage/internal/service"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

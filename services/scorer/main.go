@@ -1,7 +1,7 @@
 // Command scorer is engage's health scorer: it rescores every account periodically from the
 // ClickHouse tables the worker fills, announces each band change on
 // engagement.health.changes, writes score changes to account_health, and serves the read
-// API (pkg/scorer and its subpackages). Run a single instance (see pkg/scorer).
+// API (internal/scorer and its subpackages). Run a single instance (see internal/scorer).
 package main
 
 import (
@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/engage-oss/engage/pkg/service"
+	"github.com/engage-oss/engage/internal/service"
 )
 
 func main() {

@@ -7,18 +7,18 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.uber.org/zap"
 
-	"github.com/engage-oss/engage/pkg/chdb"
-	"github.com/engage-oss/engage/pkg/chstore"
-	"github.com/engage-oss/engage/pkg/kafka"
-	"github.com/engage-oss/engage/pkg/service"
-	"github.com/engage-oss/engage/pkg/worker"
+	"github.com/engage-oss/engage/internal/adapters/clickhouse"
+	"github.com/engage-oss/engage/internal/adapters/clickhouse/eventstore"
+	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/service"
+	"github.com/engage-oss/engage/internal/worker"
 	"github.com/engage-oss/engage/schemas"
 )
 
 type config struct {
 	brokers   []string
 	topics    kafka.TopicConfig
-	ch        chdb.Config
+	ch        clickhouse.Config
 	migrate   bool
 	worker    worker.Config
 	adminAddr string
@@ -28,7 +28,7 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		ch:     chdb.Config{Addr: chdb.DefaultAddr, Database: chdb.DefaultDatabase, Username: chdb.DefaultUsername},
+		ch:     clickhouse.Config{Addr: clickhouse.DefaultAddr, Database: clickhouse.DefaultDatabase, Username: clickhouse.DefaultUsername},
 		worker: worker.DefaultConfig(),
 	}
 }
@@ -67,15 +67,15 @@ func newApp(ctx context.Context, cfg config, log *zap.Logger) (*service.App, err
 	var conn driver.Conn
 	var err error
 	if cfg.migrate {
-		conn, err = chdb.Setup(ctx, cfg.ch, schemas.ClickHouse, "clickhouse")
+		conn, err = clickhouse.Setup(ctx, cfg.ch, schemas.ClickHouse, "clickhouse")
 	} else {
-		conn, err = chdb.Open(ctx, cfg.ch)
+		conn, err = clickhouse.Open(ctx, cfg.ch)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("connecting worker to ClickHouse: %w", err)
 	}
 	admin := service.NewAdmin()
-	store := chstore.New(conn)
+	store := eventstore.New(conn)
 	w, err := worker.New(cfg.worker, kafka.ClientOpts(cfg.brokers, "engage-worker", log), store, log, admin.Registry)
 	if err != nil {
 		conn.Close()

@@ -1,5 +1,5 @@
 // Command worker is engage's stream worker: it consumes engagement.events, sessionizes each
-// user's events and writes raw events and session rows to ClickHouse (pkg/worker).
+// user's events and writes raw events and session rows to ClickHouse (internal/worker).
 package main
 
 import (
@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/engage-oss/engage/pkg/service"
+	"github.com/engage-oss/engage/internal/service"
 )
 
 func main() {

@@ -7,12 +7,12 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/engage-oss/engage/pkg/chdb"
+	"github.com/engage-oss/engage/internal/adapters/clickhouse"
 )
 
 func openCH(t *testing.T, addr, db string) driver.Conn {
 	t.Helper()
-	conn, err := chdb.Open(context.Background(), chdb.Config{Addr: addr, Database: db})
+	conn, err := clickhouse.Open(context.Background(), clickhouse.Config{Addr: addr, Database: db})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,10 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/engage-oss/engage/pkg/chserver"
-	"github.com/engage-oss/engage/pkg/event"
-	"github.com/engage-oss/engage/pkg/session"
-	"github.com/engage-oss/engage/pkg/testenv"
+	"github.com/engage-oss/engage/internal/dev/clickhouseserver"
+	"github.com/engage-oss/engage/internal/dev/testenv"
+	"github.com/engage-oss/engage/internal/event"
+	"github.com/engage-oss/engage/internal/session"
 )
 
 func post(t *testing.T, url, key, contentType, body string) (int, string) {
@@ -323,7 +323,7 @@ func TestBrokerDownMidLoad(t *testing.T) {
 // nothing: the worker waits, then catches up.
 func TestClickHouseDownUnderLoad(t *testing.T) {
 	dir := t.TempDir()
-	srv, err := chserver.Start(context.Background(), chserver.Config{Dir: dir})
+	srv, err := clickhouseserver.Start(context.Background(), clickhouseserver.Config{Dir: dir})
 	if err != nil {
 		t.Fatalf("starting a dedicated ClickHouse: %v", err)
 	}
@@ -351,7 +351,7 @@ func TestClickHouseDownUnderLoad(t *testing.T) {
 	}
 	time.Sleep(60 * time.Second)
 	atDown := l.batches.Load()
-	srv, err = chserver.Start(context.Background(), chserver.Config{Dir: dir, TCPPort: atoiPort(t, port)})
+	srv, err = clickhouseserver.Start(context.Background(), clickhouseserver.Config{Dir: dir, TCPPort: atoiPort(t, port)})
 	if err != nil {
 		t.Fatalf("restarting ClickHouse: %v", err)
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/engage-oss/engage/pkg/process"
-	"github.com/engage-oss/engage/pkg/testenv"
+	"github.com/engage-oss/engage/internal/dev/process"
+	"github.com/engage-oss/engage/internal/dev/testenv"
 )
 
 var binDir string

@@ -1,4 +1,4 @@
-// Command bench is engage's whole-system benchmark (pkg/bench): it builds the services, runs
+// Command bench is engage's whole-system benchmark (internal/dev/bench): it builds the services, runs
 // them on loopback with a load generator and prints a Markdown table per scenario. `make
 // bench` runs it after the micro-benchmarks (scripts/bench.sh); BENCHMARKS.md has the results.
 //
@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/engage-oss/engage/pkg/bench"
+	"github.com/engage-oss/engage/internal/dev/bench"
 )
 
 func main() {

@@ -12,8 +12,8 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/engage-oss/engage/pkg/demo"
-	"github.com/engage-oss/engage/pkg/service"
+	"github.com/engage-oss/engage/internal/dev/demo"
+	"github.com/engage-oss/engage/internal/service"
 )
 
 func main() {

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/engage-oss/engage/pkg/chserver"
-	"github.com/engage-oss/engage/pkg/devstack"
+	"github.com/engage-oss/engage/internal/dev/clickhouseserver"
+	"github.com/engage-oss/engage/internal/dev/devstack"
 )
 
 type config struct {
@@ -29,7 +29,7 @@ const (
 	brokerAdmin = "127.0.0.1:8084"
 )
 
-type chMember struct{ *chserver.Server }
+type chMember struct{ *clickhouseserver.Server }
 
 func (chMember) Name() string { return "clickhouse" }
 
@@ -40,7 +40,7 @@ func (c config) stack() *devstack.Stack {
 	if chAddr == "" {
 		chAddr = fmt.Sprintf("127.0.0.1:%d", chTCPPort)
 		steps = append(steps, devstack.Step{Starter: &devstack.Starter{Name: "clickhouse", Start: func(ctx context.Context) (devstack.Member, error) {
-			s, err := chserver.Start(ctx, chserver.Config{
+			s, err := clickhouseserver.Start(ctx, clickhouseserver.Config{
 				Dir: filepath.Join(c.dataDir, "clickhouse"), TCPPort: chTCPPort, HTTPPort: chHTTPPort,
 				StopTimeout: 5 * time.Second,
 			})

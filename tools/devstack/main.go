@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/engage-oss/engage/pkg/devstack"
-	"github.com/engage-oss/engage/pkg/service"
+	"github.com/engage-oss/engage/internal/dev/devstack"
+	"github.com/engage-oss/engage/internal/service"
 )
 
 func main() {

@@ -14,12 +14,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/engage-oss/engage/pkg/health"
-	"github.com/engage-oss/engage/pkg/kafka"
-	"github.com/engage-oss/engage/pkg/scorer"
-	"github.com/engage-oss/engage/pkg/scorer/changetopic"
-	"github.com/engage-oss/engage/pkg/scorer/scoredb"
-	"github.com/engage-oss/engage/pkg/testenv"
+	"github.com/engage-oss/engage/internal/adapters/clickhouse/scorestore"
+	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/adapters/kafka/changetopic"
+	"github.com/engage-oss/engage/internal/dev/testenv"
+	"github.com/engage-oss/engage/internal/health"
+	"github.com/engage-oss/engage/internal/scorer"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -170,7 +170,7 @@ func TestHealthChangeContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer producer.Close()
-	store := scoredb.New(conn)
+	store := scorestore.New(conn)
 	emitter := changetopic.NewEmitter(producer, kafka.TopicHealthChanges)
 	// start launches a scorer process; each call is a fresh instance with empty memory.
 	start := func(em scorer.Emitter) *scorer.Scorer {

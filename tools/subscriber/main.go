@@ -20,7 +20,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/engage-oss/engage/pkg/service"
+	"github.com/engage-oss/engage/internal/service"
 )
 
 func main() {

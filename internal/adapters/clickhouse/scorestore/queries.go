@@ -1,0 +1,161 @@
+package scorestore
+
+// The input queries. Each is a pure function of its parameters, so tests pin the exact SQL
+// and arguments. They share these rules:
+//
+//   - They read the raw tables, not the views: ClickHouse 18.16 does not push predicates
+//     into views, and the views' de-duplication (GROUP BY over every column of the key) is
+//     several times slower than what is done here.
+//   - None reads events_raw. It is sorted by (account_id, event_id), so a condition on the
+//     event name or time narrows nothing there, and it holds every event ever received. The
+//     business events are read from signal_events (migration 0005; $ticket since 0007), whose
+//     key starts with the name, so each query reads only its name's range; the account list
+//     and feature counts from account_event_names (0007), one row per account and event name.
+//     Materialized views fill both on every insert into events_raw, so they are as fresh.
+//   - Windows are whole UTC days ending today: "30 days" is today() − 29 … today(). The
+//     server's time zone must be UTC, as for the views (chserver configures it).
+//   - Distinct strings are counted by their cityHash64 (uniqExact of a UInt64 per account),
+//     or grouped by a cityHash64 of a composite key: two String keys make 18.16 use its slow
+//     serialised-key aggregation, a UInt64 key does not. A 64-bit collision among one
+//     account's feature names or users is not a practical concern.
+//   - signal_events, like events_raw, may still hold copies of a redelivered event before
+//     ClickHouse merges them, and account_event_names several rows of one account and name;
+//     every query here is immune without FINAL, which costs more: distinct names and event
+//     ids are counted, latest values are picked by argMax, and a name counts when any of its
+//     rows is in the window.
+
+// AccountsQuery lists every account that has any event (the accounts that are scored) with
+// the number of distinct product event names (not starting with $) of its last 30 days:
+// Inputs.FeaturesUsed30d. One pass over account_event_names does both: every event has a
+// name, and a name was sent in the window when its last day is; names are counted by hash.
+func AccountsQuery() (string, []any) {
+	return `SELECT
+    account_id,
+    uniqExactIf(cityHash64(name), last_day >= today() - 29 AND name NOT LIKE '$%') AS features
+FROM account_event_names
+GROUP BY account_id`, nil
+}
+
+// UsageQuery computes, per account with an active user in the last 30 days, DAU (today),
+// WAU (7 days), MAU (30 days) and a bit mask of the days with an active user (bit i: today
+// − i), from which active_days_14d is counted.
+//
+// session_days_raw is de-duplicated inline: FINAL keeps the latest version of each
+// (account, day, user, session) row, and only then are deleted and inactive rows dropped.
+// optimize_move_to_prewhere = 0 keeps ClickHouse from moving those conditions to PREWHERE,
+// which runs before FINAL and would let an older, active version of a row replace a
+// retracted one.
+func UsageQuery() (string, []any) {
+	return `SELECT
+    account,
+    countIf(bitAnd(days, 1) != 0) AS dau,
+    countIf(bitAnd(days, 127) != 0) AS wau,
+    count() AS mau,
+    toUInt32(groupBitOr(days)) AS active_days
+FROM
+(
+    SELECT
+        any(account_id) AS account,
+        groupBitOr(bitShiftLeft(toUInt32(1), toUInt8(today() - day))) AS days
+    FROM session_days_raw FINAL
+    WHERE day >= today() - 29 AND day <= today() AND deleted = 0 AND active = 1
+    GROUP BY cityHash64(account_id, user_id)
+)
+GROUP BY account
+SETTINGS optimize_move_to_prewhere = 0`, nil
+}
+
+// TraitsQuery reads each account's $account traits: the latest value of each trait by event
+// time (an event that does not carry a trait leaves it as it was, as in the account_traits
+// view), and for the contraction reason the latest seats, plan and mrr sent before midnight
+// UTC contractionDays days ago: the values in force at that moment, carried forward. A count
+// of 0 means the trait was never sent (before the cut-off, for prev_*). A trait sent as null
+// counts as not sent, as in event.ParseAccountTraits and the account_trait_events view: a
+// {"mrr": null} must not read as an MRR of 0, which would be a contraction.
+func TraitsQuery(contractionDays int) (string, []any) {
+	return `SELECT
+    account_id,
+    countIf(has_seats) AS seats_n, argMaxIf(seats_v, ts_ms, has_seats) AS seats,
+    countIf(has_plan) AS plan_n, argMaxIf(plan_v, ts_ms, has_plan) AS plan,
+    countIf(has_mrr) AS mrr_n, argMaxIf(mrr_v, ts_ms, has_mrr) AS mrr,
+    countIf(has_status) AS status_n, argMaxIf(status_v, ts_ms, has_status) AS status,
+    countIf(has_seats AND old) AS prev_seats_n, argMaxIf(seats_v, ts_ms, has_seats AND old) AS prev_seats,
+    countIf(has_plan AND old) AS prev_plan_n, argMaxIf(plan_v, ts_ms, has_plan AND old) AS prev_plan,
+    countIf(has_mrr AND old) AS prev_mrr_n, argMaxIf(mrr_v, ts_ms, has_mrr AND old) AS prev_mrr
+FROM
+(
+    SELECT
+        account_id, ts_ms,
+        ts < toDateTime(today() - ?) AS old,
+        visitParamExtractRaw(properties, 'seats') NOT IN ('', 'null') AS has_seats, visitParamExtractFloat(properties, 'seats') AS seats_v,
+        visitParamExtractRaw(properties, 'plan') NOT IN ('', 'null') AS has_plan, visitParamExtractString(properties, 'plan') AS plan_v,
+        visitParamExtractRaw(properties, 'mrr') NOT IN ('', 'null') AS has_mrr, visitParamExtractFloat(properties, 'mrr') AS mrr_v,
+        visitParamExtractRaw(properties, 'status') NOT IN ('', 'null') AS has_status, visitParamExtractString(properties, 'status') AS status_v
+    FROM signal_events
+    WHERE name = '$account'
+)
+GROUP BY account_id`, []any{contractionDays}
+}
+
+// NPSQuery counts each account's NPS answers of the last windowDays days by category,
+// counting only each user's latest answer in the window.
+func NPSQuery(windowDays int) (string, []any) {
+	return `SELECT
+    account,
+    countIf(score >= 9) AS promoters,
+    countIf(score >= 7 AND score < 9) AS passives,
+    countIf(score < 7) AS detractors
+FROM
+(
+    SELECT any(account_id) AS account, argMax(visitParamExtractFloat(properties, 'score'), ts_ms) AS score
+    FROM signal_events
+    WHERE name = '$nps' AND ts >= toDateTime(today() - ?) AND visitParamHas(properties, 'score')
+    GROUP BY cityHash64(account_id, user_id)
+)
+GROUP BY account`, []any{windowDays - 1}
+}
+
+// TicketsQuery counts each account's $ticket events of the last windowDays days.
+func TicketsQuery(windowDays int) (string, []any) {
+	return `SELECT account, count() AS tickets
+FROM
+(
+    SELECT any(account_id) AS account
+    FROM signal_events
+    WHERE name = '$ticket' AND ts >= toDateTime(today() - ?)
+    GROUP BY cityHash64(account_id, event_id)
+)
+GROUP BY account`, []any{windowDays - 1}
+}
+
+// historyColumns are the columns of account_health_raw the scorer reads back, in Scan order.
+const historyColumns = `rev, scored_at, score, band, usage, nps, tickets, billing, coverage, model_version, reasons, inputs, change_seq`
+
+// LastRowsQuery returns every account's row with the highest rev (and of its copies the one
+// with the highest ver). The row is picked as one tuple: argMax over a Nullable column
+// skips NULLs and would mix rows.
+func LastRowsQuery() (string, []any) {
+	return `SELECT
+    account_id,
+    t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8, t.9, t.10, t.11, t.12, t.13
+FROM
+(
+    SELECT account_id, argMax(tuple(` + historyColumns + `), tuple(rev, ver)) AS t
+    FROM account_health_raw
+    GROUP BY account_id
+)`, nil
+}
+
+// HistoryQuery returns an account's newest rows, newest first. It reads the table rather
+// than the account_health view so that the account_id condition selects by primary key.
+func HistoryQuery(accountID string, limit int) (string, []any) {
+	return `SELECT ` + historyColumns + `
+FROM account_health_raw FINAL
+WHERE account_id = ?
+ORDER BY rev DESC
+LIMIT ?`, []any{accountID, limit}
+}
+
+// insertHistory writes account_health_raw rows.
+const insertHistory = `INSERT INTO account_health_raw (account_id, rev, scored_at, score, band, usage, nps, tickets, billing,
+ coverage, model_version, reasons, inputs, change_seq, ver)`

@@ -1,0 +1,169 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/engage-oss/engage/internal/adapters/clickhouse/eventstore"
+	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/dev/testenv"
+	"github.com/engage-oss/engage/internal/ingest"
+	"github.com/engage-oss/engage/internal/worker"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// The benchmarks below run a service's code in process, so that `go test -cpuprofile`
+// profiles what the service binaries (which have no pprof endpoint) spend their time on.
+// They complement the scenarios of tools/bench, which measure the real processes.
+
+// BenchmarkWorkerPipeline measures the worker's consume → sessionize → store → commit loop
+// on a backlog: b.N events (100 per request shape, 1000 accounts × 20 users, timestamps
+// now) are produced to an in-process broker first, then one worker with the dev defaults
+// consumes them into a fresh database of a real ClickHouse; the op is one event, timed until
+// count() of events_raw holds all of them. The CPU profile holds the worker and the
+// in-process broker; ClickHouse runs in its own process.
+//
+//	go test -run '^$' -bench WorkerPipeline -benchtime 400000x -cpuprofile worker.prof ./internal/dev/bench
+func BenchmarkWorkerPipeline(b *testing.B) {
+	_, brokers := testenv.Kafka(b)
+	conn, _ := testenv.ClickHouse(b).NewDatabase(b)
+	ctx := context.Background()
+
+	prod, err := NewRawProducer(brokers, kafka.TopicEvents)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer prod.Close()
+	bodies := NewBodies(Traffic{Run: "wp", Accounts: 1000, UsersPerAccount: 20})
+	batches, err := bodies.rawBatches(time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The population's events again and again, each copy with its own event ids; encoded
+	// with AppendJSON only, so that setup adds little to the profile.
+	recs := make([]*kgo.Record, 0, b.N)
+	for round := 0; len(recs) < b.N; round++ {
+		for _, rb := range batches {
+			for i := range rb.events {
+				if len(recs) == b.N {
+					break
+				}
+				ev := rb.events[i]
+				ev.EventID = fmt.Sprintf("%s-r%d", ev.EventID, round)
+				recs = append(recs, &kgo.Record{Topic: kafka.TopicEvents, Key: rb.keys[i], Value: ev.AppendJSON(nil)})
+			}
+		}
+	}
+	for i := 0; i < len(recs); i += 10_000 {
+		if err := prod.cl.ProduceSync(ctx, recs[i:min(i+10_000, len(recs))]...).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	w, err := worker.New(worker.DefaultConfig(), kafka.ClientOpts(brokers, "bench-worker", nil), eventstore.New(conn), zap.NewNop(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	b.ResetTimer()
+	go func() { done <- w.Run(wctx) }()
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM events_raw").Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		if n >= uint64(b.N) {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("after 10 minutes, %d of %d events stored", n, b.N)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkGatewayHTTP measures the gateway's HTTP → Kafka path in process: the ingest
+// handler behind a real HTTP server on loopback, its kafka.Publisher producing to an
+// in-process broker with the production settings, driven by 32 keep-alive clients sending
+// 100-event bodies. One op is one request. Profile it to see where the gateway's time goes
+// (the client and the broker share the profile; focus on ingest, kgo and net/http server
+// frames).
+//
+//	go test -run '^$' -bench GatewayHTTP -benchtime 10s -cpuprofile gateway.prof ./internal/dev/bench
+func BenchmarkGatewayHTTP(b *testing.B) {
+	_, brokers := testenv.Kafka(b)
+	opts := append(kafka.ClientOpts(brokers, "bench-gateway", nil), kafka.ProducerOpts()...)
+	opts = append(opts, kgo.AllowIdempotentProduceCancellation())
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	keys, err := ingest.ParseKeyList(WriteKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := ingest.NewHandler(ingest.Config{Keys: keys}, kafka.NewPublisher(cl, kafka.TopicEvents), zap.NewNop(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	const clients = 32
+	c := NewClient(srv.Listener.Addr().String(), WriteKey, clients)
+	defer c.Close()
+	bodies := NewBodies(Traffic{Run: "gh", Accounts: 1000, UsersPerAccount: 20})
+	ctx := context.Background()
+
+	var next int64
+	var mu sync.Mutex
+	var failed error
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 0, bodies.Size())
+			for {
+				mu.Lock()
+				if next >= int64(b.N) || failed != nil {
+					mu.Unlock()
+					return
+				}
+				next++
+				mu.Unlock()
+				buf = bodies.Next(buf, time.Now())
+				status, accepted, err := c.Post(ctx, buf)
+				if err != nil || status != 200 || accepted != BatchEvents {
+					mu.Lock()
+					failed = fmt.Errorf("status %d, accepted %d: %v", status, accepted, err)
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	if failed != nil {
+		b.Fatal(failed)
+	}
+	b.ReportMetric(float64(b.N*BatchEvents)/b.Elapsed().Seconds(), "events/s")
+}

@@ -1,0 +1,322 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/engage-oss/engage/internal/adapters/clickhouse"
+	"github.com/engage-oss/engage/internal/dev/clickhouseserver"
+	"github.com/engage-oss/engage/internal/dev/process"
+)
+
+// WriteKey is the gateway write key the benchmark configures (dev mode).
+const WriteKey = "bench-write-key"
+
+// Env is what the scenarios of one run share: the module's source tree, a temporary
+// directory holding the service binaries and all data, and a ClickHouse server started on
+// first use.
+type Env struct {
+	Src string    // module root (holds go.mod, services/, deploy/)
+	Dir string    // temporary directory, removed by Close
+	Log io.Writer // progress messages
+
+	mu        sync.Mutex
+	built     map[string]error
+	ch        *clickhouseserver.Server
+	chErr     error
+	chVersion string
+}
+
+// NewEnv creates the temporary directory. src must be the module root.
+func NewEnv(src string, log io.Writer) (*Env, error) {
+	if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
+		return nil, fmt.Errorf("%s is not the engage module root (no go.mod): run from the repository root or set -src", src)
+	}
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "engage-bench-")
+	if err != nil {
+		return nil, err
+	}
+	return &Env{Src: abs, Dir: dir, Log: log, built: map[string]error{}}, nil
+}
+
+// Close stops ClickHouse and removes the temporary directory.
+func (e *Env) Close() {
+	e.mu.Lock()
+	ch := e.ch
+	e.mu.Unlock()
+	if ch != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_ = ch.Stop(ctx)
+		cancel()
+	}
+	os.RemoveAll(e.Dir)
+}
+
+func (e *Env) logf(format string, args ...any) {
+	fmt.Fprintf(e.Log, "bench: "+format+"\n", args...)
+}
+
+// Prepare builds the named services in one `go build`, so that they come from one snapshot
+// of a source tree that others may be editing (a worker and a scorer built minutes apart
+// can embed different migrations). A service that does not build is left to fail when a
+// scenario needs it; the others are built one by one.
+func (e *Env) Prepare(ctx context.Context, names ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var pkgs []string
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(e.Src, "services", n)); err == nil {
+			pkgs = append(pkgs, n)
+		}
+	}
+	if len(pkgs) == 0 {
+		return
+	}
+	e.logf("building services %s", strings.Join(pkgs, ", "))
+	if err := process.Build(ctx, e.Src, filepath.Join(e.Dir, "bin"), pkgs...); err == nil {
+		for _, n := range pkgs {
+			e.built[n] = nil
+		}
+	}
+}
+
+// binary builds services/<name> once and returns its path.
+func (e *Env) binary(ctx context.Context, name string) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	path := filepath.Join(e.Dir, "bin", name)
+	if err, ok := e.built[name]; ok {
+		return path, err
+	}
+	if _, err := os.Stat(filepath.Join(e.Src, "services", name)); err != nil {
+		e.built[name] = fmt.Errorf("services/%s does not exist", name)
+		return path, e.built[name]
+	}
+	e.logf("building services/%s", name)
+	err := process.Build(ctx, e.Src, filepath.Join(e.Dir, "bin"), name)
+	e.built[name] = err
+	return path, err
+}
+
+// ClickHouse starts the run's ClickHouse server on first use, in the temporary directory.
+func (e *Env) ClickHouse(ctx context.Context) (*clickhouseserver.Server, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ch != nil || e.chErr != nil {
+		return e.ch, e.chErr
+	}
+	e.logf("starting ClickHouse")
+	srv, err := clickhouseserver.Start(ctx, clickhouseserver.Config{Dir: filepath.Join(e.Dir, "clickhouse")})
+	if err != nil {
+		e.chErr = err
+		return nil, err
+	}
+	e.ch = srv
+	if conn, err := e.openCH(ctx, "default"); err == nil {
+		_ = conn.QueryRow(ctx, "SELECT version()").Scan(&e.chVersion)
+		conn.Close()
+	}
+	return srv, nil
+}
+
+// ClickHouseVersion is the version the run's server reported, or "" before it started.
+func (e *Env) ClickHouseVersion() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.chVersion
+}
+
+func (e *Env) openCH(ctx context.Context, database string) (driver.Conn, error) {
+	return clickhouse.Open(ctx, clickhouse.Config{Addr: e.ch.TCPAddr(), Database: database, MaxOpenConns: 4, MaxIdleConns: 4})
+}
+
+// Stack is one set of service processes; Close stops them in reverse order of start.
+type Stack struct {
+	env   *Env
+	name  string
+	procs []*process.Proc
+
+	BrokerAddr, GatewayAddr, WorkerAdmin, ScorerAddr string
+	Database                                         string
+}
+
+// NewStack returns an empty stack; name keeps its data apart from other stacks of the run.
+func (e *Env) NewStack(name string) *Stack { return &Stack{env: e, name: name} }
+
+func (s *Stack) start(ctx context.Context, name, ready string, env ...string) error {
+	bin, err := s.env.binary(ctx, name)
+	if err != nil {
+		return err
+	}
+	env = append(env, "LOG_LEVEL=warn")
+	p, err := process.Start(ctx, name, bin, s.env.Src, ready, env...)
+	if err != nil {
+		return err
+	}
+	s.procs = append(s.procs, p)
+	return nil
+}
+
+// StartBroker starts the embedded broker with a fresh data directory.
+func (s *Stack) StartBroker(ctx context.Context) error {
+	addr, err1 := process.FreeAddr()
+	admin, err2 := process.FreeAddr()
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("picking ports: %v %v", err1, err2)
+	}
+	s.BrokerAddr = addr
+	return s.start(ctx, "broker", admin, "BROKER_ADDR="+addr, "BROKER_ADMIN_ADDR="+admin,
+		"BROKER_DATA_DIR="+filepath.Join(s.env.Dir, s.name, "broker"))
+}
+
+// StartGateway starts the gateway in dev mode with WriteKey, producing to the broker.
+func (s *Stack) StartGateway(ctx context.Context) error {
+	addr, err := process.FreeAddr()
+	if err != nil {
+		return err
+	}
+	s.GatewayAddr = addr
+	return s.start(ctx, "gateway", addr, "GATEWAY_ADDR="+addr, "KAFKA_BROKERS="+s.BrokerAddr,
+		"ENGAGE_DEV=true", "WRITE_KEY="+WriteKey)
+}
+
+// StartWorker starts a worker with the dev defaults, writing to database (created and
+// migrated by the worker).
+func (s *Stack) StartWorker(ctx context.Context, database string) error {
+	ch, err := s.env.ClickHouse(ctx)
+	if err != nil {
+		return err
+	}
+	admin, err := process.FreeAddr()
+	if err != nil {
+		return err
+	}
+	s.WorkerAdmin, s.Database = admin, database
+	return s.start(ctx, "worker", admin, "WORKER_ADMIN_ADDR="+admin, "KAFKA_BROKERS="+s.BrokerAddr,
+		"CLICKHOUSE_ADDR="+ch.TCPAddr(), "CLICKHOUSE_DATABASE="+database)
+}
+
+// StartScorer starts the scorer with the dev defaults and the repository's health model.
+func (s *Stack) StartScorer(ctx context.Context, database string) error {
+	ch, err := s.env.ClickHouse(ctx)
+	if err != nil {
+		return err
+	}
+	addr, err := process.FreeAddr()
+	if err != nil {
+		return err
+	}
+	s.ScorerAddr = addr
+	env := []string{"SCORER_ADDR=" + addr, "KAFKA_BROKERS=" + s.BrokerAddr, "CLICKHOUSE_ADDR=" + ch.TCPAddr(),
+		"CLICKHOUSE_DATABASE=" + database, "ENGAGE_DEV=true"}
+	return s.start(ctx, "scorer", addr, env...)
+}
+
+// PIDs names every running process of the stack, and ClickHouse when it runs.
+func (s *Stack) PIDs() map[string]int {
+	out := map[string]int{}
+	for _, p := range s.procs {
+		out[p.Name] = p.PID()
+	}
+	s.env.mu.Lock()
+	if s.env.ch != nil {
+		out["clickhouse"] = s.env.ch.PID()
+	}
+	s.env.mu.Unlock()
+	return out
+}
+
+// Logs returns the tail of the named process's output, or "".
+func (s *Stack) Logs(name string) string {
+	for _, p := range s.procs {
+		if p.Name == name {
+			return p.Output()
+		}
+	}
+	return ""
+}
+
+// Check returns an error naming a process of the stack that exited.
+func (s *Stack) Check() error {
+	for _, p := range s.procs {
+		if gone, msg := p.Exited(); gone {
+			return fmt.Errorf("%s", msg)
+		}
+	}
+	return nil
+}
+
+// Close stops the processes in reverse order of start and removes the stack's data.
+func (s *Stack) Close() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		s.procs[i].Stop()
+	}
+	s.procs = nil
+	os.RemoveAll(filepath.Join(s.env.Dir, s.name))
+}
+
+// Scrape fetches http://addr/metrics and returns each metric name's value summed over its
+// label sets (histograms as name_sum and name_count), and each series as printed
+// (name{label="value"}).
+func Scrape(ctx context.Context, addr string) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s/metrics: %s", addr, resp.Status)
+	}
+	return parseMetrics(resp.Body)
+}
+
+func parseMetrics(r io.Reader) (map[string]float64, error) {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		if sp < 0 {
+			continue
+		}
+		series := strings.TrimSpace(line[:sp])
+		name := series
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+		}
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			continue
+		}
+		out[name] += v
+		if name != series {
+			out[series] = v
+		}
+	}
+	return out, sc.Err()
+}
