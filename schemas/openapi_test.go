@@ -1,9 +1,14 @@
 package schemas_test
 
-// These tests keep schemas/openapi.yaml honest: it parses, every schema in it is one
-// schematest enforces, every example validates, every documented route is served by the
+// These tests keep schemas/openapi.yaml honest: it parses (with a YAML 1.2 parser, so it may
+// use all of YAML), every schema in it is valid JSON Schema 2020-12 with no keyword the
+// validator ignores, every example validates, every documented route is served by the
 // gateway, and every status the handler can answer is documented with a body that matches
 // the documented schema and the documented headers.
+//
+// OpenAPI 3.1 schema objects are JSON Schema 2020-12, so bodies are validated with the same
+// validator as events. kin-openapi (an OpenAPI 3.0 library) is not used: it drops const and
+// refuses if/then/else in the event schema, and its dependencies are not in go.mod.
 
 import (
 	"bytes"
@@ -38,7 +43,7 @@ import (
 
 // spec is the parsed OpenAPI document.
 type spec struct {
-	r   *schematest.Registry
+	r   *schematest.Schemas
 	doc map[string]any
 }
 
@@ -179,12 +184,12 @@ func TestOpenAPIDocument(t *testing.T) {
 			if _, err := s.at(ref[1:]); err != nil {
 				t.Errorf("%s: %v", ptr, err)
 			}
-		} else if err := s.r.Check(ref); err != nil {
+		} else if _, err := s.r.Compile(ref); err != nil {
 			t.Errorf("%s: %v", ptr, err)
 		}
 	})
 	for _, ptr := range s.schemaPointers() {
-		if err := s.r.Check(schemaRef(ptr)); err != nil {
+		if _, err := s.r.Compile(schemaRef(ptr)); err != nil {
 			t.Errorf("schema %s: %v", ptr, err)
 		}
 	}

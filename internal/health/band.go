@@ -79,9 +79,6 @@ type Bands struct {
 	GreenMax  float64 `json:"green_max"`  // highest green score; default 100, above is power
 }
 
-// ContractBands are the bands of the public contract, used by BandOf.
-var ContractBands = Bands{RedMax: 40, YellowMax: 70, GreenMax: 100}
-
 // Of maps a score to its band. The score is first rounded to one decimal, the precision at
 // which scores are published, so that anyone can recompute the band from a published score
 // and so that float noise such as 40.00000000001 cannot move an account out of red. Then:
@@ -101,11 +98,6 @@ func (bs Bands) Of(score float64) Band {
 		return BandPower
 	}
 }
-
-// BandOf maps a score to its band with the contract's bounds (ContractBands): 40 is red and
-// 40.1 yellow, 70 yellow and 70.1 green, 100 green and 100.1 power. A model with other bounds
-// uses Model.Bands.Of.
-func BandOf(score float64) Band { return ContractBands.Of(score) }
 
 // Transition decides an account's band after a new score, given the band it is in and since
 // when. It returns the band and whether it differs from prev; a health-change event is due

@@ -7,10 +7,13 @@ import (
 	"time"
 )
 
-// TestBandOf pins the contract's edges (red ≤ 40, yellow 41–70, green 71–100, power > 100)
+// contractBands are the bands of the public contract, which the default model uses.
+var contractBands = Bands{RedMax: 40, YellowMax: 70, GreenMax: 100}
+
+// TestBandsOf pins the contract's edges (red ≤ 40, yellow 41–70, green 71–100, power > 100)
 // and the rule for fractional scores: round to one decimal, then each bound belongs to the
 // band below it.
-func TestBandOf(t *testing.T) {
+func TestBandsOf(t *testing.T) {
 	cases := []struct {
 		score float64
 		want  Band
@@ -37,8 +40,8 @@ func TestBandOf(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(formatScore(tc.score), func(t *testing.T) {
-			if got := BandOf(tc.score); got != tc.want {
-				t.Errorf("BandOf(%v) = %v, want %v", tc.score, got, tc.want)
+			if got := contractBands.Of(tc.score); got != tc.want {
+				t.Errorf("Of(%v) = %v, want %v", tc.score, got, tc.want)
 			}
 		})
 	}
@@ -104,10 +107,10 @@ func TestTransition(t *testing.T) {
 		want        Band
 		wantChanged bool
 	}{
-		{"new account takes BandOf: red", BandNone, 40, BandRed, true},
-		{"new account takes BandOf: yellow at 41", BandNone, 41, BandYellow, true},
-		{"new account takes BandOf, no margin: green at 71", BandNone, 71, BandGreen, true},
-		{"new account takes BandOf: power at 101", BandNone, 101, BandPower, true},
+		{"new account takes its band: red", BandNone, 40, BandRed, true},
+		{"new account takes its band: yellow at 41", BandNone, 41, BandYellow, true},
+		{"new account takes its band, no margin: green at 71", BandNone, 71, BandGreen, true},
+		{"new account takes its band: power at 101", BandNone, 101, BandPower, true},
 
 		{"red stays at 43", BandRed, 43, BandRed, false},
 		{"red to yellow above 43", BandRed, 43.1, BandYellow, true},
@@ -145,18 +148,58 @@ func TestTransition(t *testing.T) {
 	}
 }
 
-// TestTransitionZeroMarginIsBandOf: without hysteresis, the band is exactly BandOf.
-func TestTransitionZeroMarginIsBandOf(t *testing.T) {
+// TestTransitionZeroMarginIsBandsOf: without hysteresis, the band is exactly the model's
+// Bands.Of.
+func TestTransitionZeroMarginIsBandsOf(t *testing.T) {
 	m := DefaultModel()
 	m.Hysteresis.Margin = 0
 	now := time.Now()
 	for prev := BandRed; prev <= BandPower; prev++ {
 		for s := -1.0; s <= 130; s += 0.1 {
 			got, changed := Transition(prev, time.Time{}, s, now, m)
-			if want := BandOf(s); got != want || changed != (want != prev) {
+			if want := m.Bands.Of(s); got != want || changed != (want != prev) {
 				t.Fatalf("Transition(%v, %v) = %v, %v; want %v", prev, s, got, changed, want)
 			}
 		}
+	}
+}
+
+// TestModelBands: the bands come from the model, not from the contract's defaults, in Score
+// and in Transition alike. A model with bounds 50/80/120 puts 45 in red and 110 in green,
+// where the default model has yellow and power.
+func TestModelBands(t *testing.T) {
+	m := DefaultModel()
+	m.Bands = Bands{RedMax: 50, YellowMax: 80, GreenMax: 120}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		score       float64
+		want, deflt Band
+	}{
+		{45, BandRed, BandYellow},
+		{50, BandRed, BandYellow},
+		{50.1, BandYellow, BandYellow},
+		{75, BandYellow, BandGreen},
+		{110, BandGreen, BandPower},
+		{120.1, BandPower, BandPower},
+	}
+	for _, tc := range cases {
+		t.Run(formatScore(tc.score), func(t *testing.T) {
+			if got, _ := Transition(BandNone, time.Time{}, tc.score, now, m); got != tc.want {
+				t.Errorf("Transition with bands %+v: %v, want %v", m.Bands, got, tc.want)
+			}
+			if got, _ := Transition(BandNone, time.Time{}, tc.score, now, DefaultModel()); got != tc.deflt {
+				t.Errorf("Transition with the default model: %v, want %v", got, tc.deflt)
+			}
+		})
+	}
+	// Score's band is the model's too: 42.9 is yellow by default, red with these bands.
+	in := Inputs{Status: ptr(StatusActive)}
+	r := Score(m, in)
+	if r.Band != m.Bands.Of(r.Score) || r.Band == Score(DefaultModel(), in).Band {
+		t.Errorf("score %v: band %v with bands %+v, default model %v", r.Score, r.Band, m.Bands, Score(DefaultModel(), in).Band)
 	}
 }
 
@@ -178,7 +221,7 @@ func TestTransitionSeries(t *testing.T) {
 			changes++
 			band, since = b, now
 		}
-		if i > 0 && BandOf(s) != BandOf(scores[i-1]) {
+		if i > 0 && m.Bands.Of(s) != m.Bands.Of(scores[i-1]) {
 			naive++
 		}
 	}

@@ -98,7 +98,7 @@
 // hysteresis.min_dwell (default 0) holds an account in a band for at least that long.
 //
 // Example, margin 3, a yellow account scored once an hour: 69, 71, 69.5, 72, 68, 74, 68.5,
-// 66. BandOf alone would change the band six times (at 71, 69.5, 72, 68, 74 and 68.5).
+// 66. Bands.Of alone would change the band six times (at 71, 69.5, 72, 68, 74 and 68.5).
 // Transition changes it twice: to green at 74 (above 73) and back to yellow at 66 (at or
 // below 67); 71, 72 and 68.5 are within the margin and change nothing.
 //

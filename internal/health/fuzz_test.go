@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/engage-oss/engage/deploy"
 )
 
 // FuzzParseModel: no input panics the decoder, and whatever it accepts is a valid model that
@@ -16,13 +18,14 @@ func FuzzParseModel(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, p := range append(files, deployModel) {
+	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(b)
 	}
+	f.Add(deploy.HealthModel)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseModel(data)
 		if err != nil {
@@ -97,7 +100,7 @@ func checkResult(t *testing.T, m *Model, in Inputs, r Result) {
 	if r.Coverage > 0 && r.Band != m.Bands.Of(r.Score) {
 		t.Fatalf("band %v for score %v", r.Band, r.Score)
 	}
-	if r.Band == BandPower && m.Bands == ContractBands && (in.Seats == nil || in.MAU <= *in.Seats) {
+	if r.Band == BandPower && m.Bands == contractBands && (in.Seats == nil || in.MAU <= *in.Seats) {
 		t.Fatalf("power without over-use: %+v → %+v", in, r)
 	}
 }

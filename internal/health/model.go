@@ -201,37 +201,6 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// DefaultModel returns a fresh copy of the default model, the one in deploy/health-model.json:
-// the weights of the source documents (usage 40, NPS 10, tickets 20, billing 30) and the
-// contract's bands.
-func DefaultModel() *Model {
-	return &Model{
-		Version: "default-1",
-		Components: ComponentParams{
-			Usage: UsageParams{
-				Weight:           40,
-				Signals:          UsageSignals{ActiveDays: 40, LicenseUtilisation: 30, Stickiness: 15, FeatureBreadth: 15},
-				ActiveDaysTarget: 10,
-				StickinessRatio:  StickinessWAUMAU,
-				StickinessTarget: 0.6,
-				FeaturesTarget:   10,
-				MaxOveruse:       1.5,
-			},
-			NPS:     NPSParams{Weight: 10, WindowDays: 90, MinResponses: 1},
-			Tickets: TicketsParams{Weight: 20, WindowDays: 30, ZeroScorePerUser: 0.5},
-			Billing: BillingParams{Weight: 30, StatusScores: map[string]float64{
-				StatusActive: 100, StatusTrialing: 75, StatusPastDue: 20, StatusCanceled: 0,
-			}},
-		},
-		Bands:      ContractBands,
-		Hysteresis: Hysteresis{Margin: 3, MinDwell: 0},
-		Reasons: ReasonParams{
-			MinImpact: 1,
-			PlanOrder: []string{"free", "trial", "starter", "pro", "business", "enterprise"},
-		},
-	}
-}
-
 // LoadModel reads and validates a model file.
 func LoadModel(path string) (*Model, error) {
 	b, err := os.ReadFile(path)

@@ -14,11 +14,12 @@ const (
 	DefaultPublishTimeout   = 10 * time.Second
 )
 
-// DevWriteKey is the write key accepted in dev mode when no key is configured.
+// DevWriteKey is the write key of dev mode: the gateway's -write-key default, what make run
+// and the demo send. It is defined here once; the gateway's configuration decides when it is
+// accepted, and the Handler only ever sees Keys.
 const DevWriteKey = "dev-write-key"
 
-// Config configures a Handler. The zero value of every field except Keys means its default;
-// with DevMode set, even Keys may be left nil.
+// Config configures a Handler. The zero value of every field except Keys means its default.
 type Config struct {
 	// MaxBodyBytes is the largest request body accepted, counted after gzip decoding, so a
 	// small compressed body cannot expand without bound. Larger bodies get 413.
@@ -43,12 +44,7 @@ type Config struct {
 	// traffic), at least 1000. Ignored without RateLimit.
 	RateBurst int
 
-	// DevMode accepts DevWriteKey when Keys is empty. Default false: without DevMode the
-	// handler refuses to start without configured keys.
-	DevMode bool
-
-	// Keys are the write keys accepted, with their optional account allow-lists.
-	// Default none: required unless DevMode is set.
+	// Keys are the write keys accepted, with their optional account allow-lists. Required.
 	Keys *Keys
 
 	// RetryAfter is sent in the Retry-After header of a 503 (broker not acknowledging, or
@@ -87,7 +83,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports every invalid field of c by name, after defaults are applied.
+// Validate reports every invalid field of c by name, after defaults are applied, joined
+// with errors.Join.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
@@ -103,8 +100,8 @@ func (c Config) Validate() error {
 	if c.RateBurst < 0 {
 		errs = append(errs, fmt.Errorf("RateBurst must not be negative, got %d", c.RateBurst))
 	}
-	if !c.DevMode && c.Keys.Len() == 0 {
-		errs = append(errs, errors.New("Keys: no write key configured (only DevMode runs without keys)"))
+	if c.Keys.Len() == 0 {
+		errs = append(errs, errors.New("Keys: no write key configured"))
 	}
 	if c.RetryAfter < 0 {
 		errs = append(errs, fmt.Errorf("RetryAfter must be positive, got %v", c.RetryAfter))
@@ -112,8 +109,5 @@ func (c Config) Validate() error {
 	if c.PublishTimeout < 0 {
 		errs = append(errs, fmt.Errorf("PublishTimeout must be positive, got %v", c.PublishTimeout))
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("ingest config: %w", errors.Join(errs...))
-	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -15,7 +15,6 @@ func TestConfigValidate(t *testing.T) {
 		wantErr string // "" valid; else a substring naming the field
 	}{
 		{"defaults with keys", Config{Keys: keys}, ""},
-		{"dev mode needs no keys", Config{DevMode: true}, ""},
 		{"keys required", Config{}, "Keys"},
 		{"empty key set", Config{Keys: &Keys{}}, "Keys"},
 		{"negative body limit", Config{Keys: keys, MaxBodyBytes: -1}, "MaxBodyBytes"},
@@ -25,7 +24,6 @@ func TestConfigValidate(t *testing.T) {
 		{"negative burst", Config{Keys: keys, RateLimit: 1, RateBurst: -5}, "RateBurst"},
 		{"negative retry-after", Config{Keys: keys, RetryAfter: -time.Second}, "RetryAfter"},
 		{"negative publish timeout", Config{Keys: keys, PublishTimeout: -time.Second}, "PublishTimeout"},
-		{"every bad field is named", Config{MaxBodyBytes: -1, RateLimit: -1}, "RateLimit"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,6 +38,17 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("err %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestConfigValidateNamesEveryField: Validate reports all bad fields, not the first, so that
+// the gateway's -validate lists them together.
+func TestConfigValidateNamesEveryField(t *testing.T) {
+	err := Config{MaxBodyBytes: -1, RateLimit: -1, PublishTimeout: -time.Second}.Validate()
+	for _, field := range []string{"MaxBodyBytes", "RateLimit", "Keys", "PublishTimeout"} {
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("err %v does not name %s", err, field)
+		}
 	}
 }
 

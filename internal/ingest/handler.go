@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -35,11 +34,6 @@ type Publisher interface {
 // key's allow-list.
 var errAccountNotAllowed = &event.FieldError{Field: "account_id", Reason: "account not allowed for this key"}
 
-// readyWindow is how long a failed publish keeps Ready failing when nothing has been
-// published since: long enough for a load balancer to notice, short enough that an
-// instance taken out of rotation (and so receiving nothing to retry with) comes back.
-const readyWindow = 10 * time.Second
-
 // Handler serves the ingest API: POST /v1/events and the Segment-compatible endpoints. Mount
 // it on "/v1/" (or "/"); every other path it is given answers a JSON 404.
 //
@@ -55,14 +49,7 @@ type Handler struct {
 	lim     limiter
 	buckets []bucket // by key index
 	m       *metrics
-
-	lastFailure atomic.Pointer[publishFailure] // nil once a publish succeeds
-	scratch     sync.Pool                      // *scratch
-}
-
-type publishFailure struct {
-	at  time.Time
-	err error
+	scratch sync.Pool // *scratch
 }
 
 // scratch is the per-request memory reused across requests: nothing in it outlives the
@@ -74,10 +61,13 @@ type scratch struct {
 }
 
 // NewHandler validates cfg, applies its defaults and builds the handler. Metrics are
-// registered on reg when it is not nil. In dev mode without keys, DevWriteKey is accepted.
+// registered on reg when it is not nil.
+//
+// The handler has no readiness of its own: whether events can be published is the
+// Publisher's to say (kafka.Publisher.Check on the gateway's /readyz).
 func NewHandler(cfg Config, pub Publisher, log *zap.Logger, reg prometheus.Registerer) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ingest config: %w", err)
 	}
 	if pub == nil {
 		return nil, errors.New("ingest: nil Publisher")
@@ -87,14 +77,6 @@ func NewHandler(cfg Config, pub Publisher, log *zap.Logger, reg prometheus.Regis
 	}
 	cfg = cfg.withDefaults()
 	h := &Handler{cfg: cfg, pub: pub, log: log, keys: cfg.Keys}
-	if h.keys.Len() == 0 {
-		k, err := NewKeys(KeySpec{Key: DevWriteKey})
-		if err != nil {
-			return nil, err
-		}
-		h.keys = k
-		log.Warn("dev mode: accepting the dev write key", zap.String("key_fingerprint", Fingerprint(DevWriteKey)))
-	}
 	h.mem.max = cfg.MaxInflightBytes
 	if cfg.RateLimit > 0 {
 		h.lim = limiter{rate: cfg.RateLimit, burst: float64(cfg.RateBurst)}
@@ -107,17 +89,6 @@ func NewHandler(cfg Config, pub Publisher, log *zap.Logger, reg prometheus.Regis
 	h.m = m
 	h.scratch.New = func() any { return new(scratch) }
 	return h, nil
-}
-
-// Ready reports why the handler cannot currently answer requests with 2xx: the latest publish
-// failed, less than ten seconds ago, and none has succeeded since. It does not check the
-// broker itself (a quiet gateway has no recent publish); /readyz should also ask the producer.
-func (h *Handler) Ready() error {
-	f := h.lastFailure.Load()
-	if f == nil || h.cfg.now().Sub(f.at) > readyWindow {
-		return nil
-	}
-	return fmt.Errorf("last publish failed at %s: %w", f.at.Format(time.RFC3339), f.err)
 }
 
 // endpoint is a route of the API.
@@ -370,7 +341,7 @@ func (h *Handler) admit(rq *request) *httpError {
 //
 // A client that hangs up does not cancel the publish: the events are already on their way,
 // finishing costs less than a half-written batch, and a retry is deduplicated anyway. It
-// also keeps a client's disconnect from counting as a broker failure in Ready.
+// also keeps a client's disconnect from counting as a broker failure on /readyz.
 func (h *Handler) publish(ctx context.Context, rq *request) *httpError {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.PublishTimeout)
 	defer cancel()
@@ -379,13 +350,9 @@ func (h *Handler) publish(ctx context.Context, rq *request) *httpError {
 	elapsed := time.Since(start).Seconds()
 	if err == nil {
 		h.m.publish.WithLabelValues("ok").Observe(elapsed)
-		if h.lastFailure.Load() != nil {
-			h.lastFailure.Store(nil)
-		}
 		return nil
 	}
 	h.m.publish.WithLabelValues("error").Observe(elapsed)
-	h.lastFailure.Store(&publishFailure{at: h.cfg.now(), err: err})
 	h.log.Warn("publishing events failed; answering 503",
 		zap.String("endpoint", rq.ep.name), zap.String("key_fingerprint", rq.key.Fingerprint()),
 		zap.Int("events", len(rq.sc.events)), zap.Error(err))

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/event"
 )
 
@@ -275,15 +276,9 @@ func TestPublishFailure(t *testing.T) {
 	if w.Code != 503 || w.Header().Get("Retry-After") != "2" {
 		t.Fatalf("status %d Retry-After %q: %s", w.Code, w.Header().Get("Retry-After"), w.Body)
 	}
-	if err := h.Ready(); err == nil {
-		t.Error("Ready() is nil right after a failed publish")
-	}
 	w = post(h, "/v1/events", body, nil)
 	if w.Code != 200 {
 		t.Fatalf("retry: status %d: %s", w.Code, w.Body)
-	}
-	if err := h.Ready(); err != nil {
-		t.Errorf("Ready() = %v after a successful publish", err)
 	}
 	if got := len(pub.published()); got != 2 {
 		t.Errorf("%d events published", got)
@@ -310,7 +305,12 @@ func TestInflightBound(t *testing.T) {
 		}()
 	}
 	// Each request holds twice its body: the buffer and the string copy.
-	checkFor(t, 5*time.Second, time.Millisecond, func() bool { return h.mem.load() >= int64(4*len(body)) })
+	testenv.EventuallyEvery(t, 5*time.Second, time.Millisecond, func() error {
+		if n, want := h.mem.load(), int64(4*len(body)); n < want {
+			return fmt.Errorf("%d bytes in flight, want at least %d", n, want)
+		}
+		return nil
+	})
 	big := []byte("[" + strings.Repeat(ev("e1")+",", 300) + ev("e2") + "]") // ~40 KiB
 	w := post(h, "/v1/events", big, nil)
 	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
@@ -326,18 +326,6 @@ func TestInflightBound(t *testing.T) {
 	}
 	if h.mem.load() != 0 {
 		t.Errorf("in-flight bytes %d after all requests", h.mem.load())
-	}
-}
-
-// checkFor polls fn until it is true or the deadline passes.
-func checkFor(t *testing.T, total, every time.Duration, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", total)
-		}
-		time.Sleep(every)
 	}
 }
 
@@ -421,8 +409,7 @@ func TestNewHandlerConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults with keys", Config{Keys: keys}, &fakePublisher{}, ""},
-		{"dev mode without keys", Config{DevMode: true}, &fakePublisher{}, ""},
-		{"no keys outside dev mode", Config{}, &fakePublisher{}, "Keys"},
+		{"no keys", Config{}, &fakePublisher{}, "Keys"},
 		{"nil publisher", Config{Keys: keys}, nil, "Publisher"},
 	}
 	for _, tc := range cases {
@@ -430,33 +417,6 @@ func TestNewHandlerConfig(t *testing.T) {
 			_, err := NewHandler(tc.cfg, tc.pub, nil, nil)
 			if (err == nil) != (tc.wantErr == "") || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err %v, want %q", err, tc.wantErr)
-			}
-		})
-	}
-}
-
-// TestDevKey: the dev key works only in dev mode without configured keys.
-func TestDevKey(t *testing.T) {
-	keys, _ := ParseKeyList("real-key")
-	cases := []struct {
-		name string
-		cfg  Config
-		want int
-	}{
-		{"dev mode, no keys", Config{DevMode: true}, 200},
-		{"dev mode with a configured key", Config{DevMode: true, Keys: keys}, 401},
-		{"production", Config{Keys: keys}, 401},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.now = func() time.Time { return testNow }
-			h, err := NewHandler(tc.cfg, &fakePublisher{}, nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := post(h, "/v1/events", []byte(ev("e1")), map[string]string{"Authorization": "Bearer " + DevWriteKey})
-			if w.Code != tc.want {
-				t.Fatalf("status %d, want %d", w.Code, tc.want)
 			}
 		})
 	}
@@ -565,12 +525,5 @@ func TestLogsNeverContainKeys(t *testing.T) {
 		if strings.Contains(fmt.Sprint(e.Message, e.ContextMap()), testKey) {
 			t.Errorf("log reveals a key: %s %v", e.Message, e.ContextMap())
 		}
-	}
-	if h.Ready() == nil {
-		t.Error("Ready() nil after a failed publish")
-	}
-	now = now.Add(readyWindow + time.Second)
-	if err := h.Ready(); err != nil {
-		t.Errorf("Ready() = %v once the failure is %v old and nothing was retried", err, readyWindow)
 	}
 }

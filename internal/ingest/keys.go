@@ -105,16 +105,21 @@ func checkKey(key string) error {
 	return nil
 }
 
+// AccountSeparator separates the accounts of a key's allow-list, in WRITE_KEYS and in a key
+// file alike: `key:account1|account2`. It is '|' because ',' separates the keys of
+// WRITE_KEYS.
+const AccountSeparator = "|"
+
 // ParseKeyList parses a comma-separated list of keys (the WRITE_KEY / WRITE_KEYS form): each
-// item is `key`, or `key:account1|account2` to restrict the key to those accounts ('|' because
-// ',' separates keys). Spaces around items and empty items are ignored.
+// item is `key`, or `key:account1|account2` to restrict the key to those accounts. Spaces
+// around items and empty items are ignored.
 func ParseKeyList(list string) (*Keys, error) {
 	var specs []KeySpec
 	for _, item := range strings.Split(list, ",") {
 		if item = strings.TrimSpace(item); item == "" {
 			continue
 		}
-		s, err := parseKeySpec(item, "|")
+		s, err := parseKeySpec(item)
 		if err != nil {
 			return nil, fmt.Errorf("parsing key list: item %d (fingerprint %s): %w", len(specs)+1, Fingerprint(s.Key), err)
 		}
@@ -127,14 +132,19 @@ func ParseKeyList(list string) (*Keys, error) {
 	return k, nil
 }
 
-// parseKeySpec parses `key` or `key:a<sep>b`.
-func parseKeySpec(text, sep string) (KeySpec, error) {
+// parseKeySpec parses `key` or `key:a|b`.
+func parseKeySpec(text string) (KeySpec, error) {
 	key, accts, restricted := strings.Cut(text, ":")
 	s := KeySpec{Key: strings.TrimSpace(key)}
 	if !restricted {
 		return s, nil
 	}
-	for _, a := range strings.Split(accts, sep) {
+	if strings.Contains(accts, ",") {
+		// Key files used to separate accounts with ','; reading "a,b" as the one account
+		// "a,b" would silently refuse both.
+		return s, errors.New("',' in the account list: separate accounts with '|' (key:account1|account2), as in WRITE_KEYS")
+	}
+	for _, a := range strings.Split(accts, AccountSeparator) {
 		if a = strings.TrimSpace(a); a != "" {
 			s.Accounts = append(s.Accounts, a)
 		}
@@ -146,8 +156,9 @@ func parseKeySpec(text, sep string) (KeySpec, error) {
 	return s, nil
 }
 
-// ParseKeyFile reads one key per line: `key`, or `key:account1,account2` to restrict the key
-// to those accounts. Blank lines and lines starting with '#' are ignored.
+// ParseKeyFile reads one key per line, in the syntax of a WRITE_KEYS item: `key`, or
+// `key:account1|account2` to restrict the key to those accounts. Blank lines and lines
+// starting with '#' are ignored.
 func ParseKeyFile(r io.Reader) (*Keys, error) {
 	var specs []KeySpec
 	var lines []int
@@ -157,7 +168,7 @@ func ParseKeyFile(r io.Reader) (*Keys, error) {
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		s, err := parseKeySpec(line, ",")
+		s, err := parseKeySpec(line)
 		if err != nil {
 			return nil, fmt.Errorf("parsing key file: line %d (fingerprint %s): %w", n, Fingerprint(s.Key), err)
 		}

@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// TestLoadKeyFile loads the example key file and checks each key's allow-list.
+// TestLoadKeyFile loads the example key file and checks each key's allow-list, written with
+// '|' between accounts as in WRITE_KEYS.
 func TestLoadKeyFile(t *testing.T) {
 	k, err := LoadKeyFile(filepath.Join("testdata", "keys", "valid.txt"))
 	if err != nil {
@@ -56,6 +57,9 @@ func TestBadKeyFiles(t *testing.T) {
 		{"space.bad.txt", "line 2", "bad key with spaces"},
 		{"empty_accounts.bad.txt", "line 2 (fingerprint " + Fingerprint("k2") + "): empty account list", ""},
 		{"duplicate.bad.txt", "line 3 (fingerprint " + Fingerprint("k1") + "): duplicate key", ""},
+		// One allow-list syntax for WRITE_KEYS and files: ',' is refused, not read as part of
+		// an account name.
+		{"comma_accounts.bad.txt", "line 2 (fingerprint " + Fingerprint("k2") + "): ',' in the account list: separate accounts with '|'", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {

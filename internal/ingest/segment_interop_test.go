@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"sort"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	analytics "github.com/segmentio/analytics-go/v3"
 
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/event"
 )
 
@@ -142,10 +144,13 @@ func TestSegmentClientRetriesThroughOutage(t *testing.T) {
 		}
 	}
 	// The client drops what it is still retrying when closed: wait for every outcome first.
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() bool {
+	testenv.EventuallyEvery(t, 10*time.Second, 5*time.Millisecond, func() error {
 		cb.mu.Lock()
 		defer cb.mu.Unlock()
-		return cb.ok+cb.fail == 7
+		if cb.ok+cb.fail != 7 {
+			return fmt.Errorf("%d of 7 messages have an outcome", cb.ok+cb.fail)
+		}
+		return nil
 	})
 	if err := client.Close(); err != nil {
 		t.Fatal(err)
@@ -178,10 +183,13 @@ func TestSegmentClientBadKey(t *testing.T) {
 	if err := client.Enqueue(analytics.Track{UserId: "u1", Event: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 10*time.Second, 5*time.Millisecond, func() bool {
+	testenv.EventuallyEvery(t, 10*time.Second, 5*time.Millisecond, func() error {
 		cb.mu.Lock()
 		defer cb.mu.Unlock()
-		return cb.fail == 1 // after the client's 10 attempts
+		if cb.fail != 1 { // after the client's 10 attempts
+			return fmt.Errorf("%d failure callbacks, want 1", cb.fail)
+		}
+		return nil
 	})
 	if err := client.Close(); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/engage-oss/engage/internal/adapters/kafka"
@@ -113,22 +114,40 @@ func TestSegmentClientToKafka(t *testing.T) {
 	}
 }
 
-// consumeAll reads engagement.events from the start until it has want records, then waits a
-// little longer to catch any record too many.
+// consumeAll reads engagement.events from the start and fails t unless it holds exactly want
+// records. Every record was acknowledged before the Segment client's Close returned, so the
+// topic's end offsets are final and bound the read: a record too many is seen without
+// waiting for it.
 func consumeAll(t *testing.T, brokers []string, want int) []*kgo.Record {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(kafka.TopicEvents),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	var recs []*kgo.Record
-	deadline := time.Now().Add(10 * time.Second)
-	for len(recs) < want && time.Now().Before(deadline) {
-		recs = append(recs, poll(t, cl, time.Until(deadline))...)
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, kafka.TopicEvents)
+	if err == nil {
+		err = ends.Error()
 	}
-	recs = append(recs, poll(t, cl, 300*time.Millisecond)...)
+	if err != nil {
+		t.Fatalf("listing the end offsets of %s: %v", kafka.TopicEvents, err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	var recs []*kgo.Record
+	for int64(len(recs)) < total {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of the %d records on %s: %v", len(recs), total, kafka.TopicEvents, ctx.Err())
+		}
+		for _, e := range fs.Errors() {
+			t.Fatalf("consuming %s/%d: %v", e.Topic, e.Partition, e.Err)
+		}
+		recs = append(recs, fs.Records()...)
+	}
 	if len(recs) != want {
 		var vals []string
 		for _, r := range recs {
@@ -137,19 +156,6 @@ func consumeAll(t *testing.T, brokers []string, want int) []*kgo.Record {
 		t.Fatalf("read %d records from %s, want %d: %q", len(recs), kafka.TopicEvents, want, vals)
 	}
 	return recs
-}
-
-func poll(t *testing.T, cl *kgo.Client, d time.Duration) []*kgo.Record {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	fs := cl.PollFetches(ctx)
-	for _, e := range fs.Errors() {
-		if e.Err != context.DeadlineExceeded {
-			t.Fatalf("consuming %s/%d: %v", e.Topic, e.Partition, e.Err)
-		}
-	}
-	return fs.Records()
 }
 
 // kafkaPartition is the Java client's default partition for a key: murmur2, sign bit

@@ -4,7 +4,7 @@
 // account_health, and keeps every account's latest health in memory for the read API.
 //
 // The Scorer depends on interfaces, so that it is tested without a network: a Source of
-// inputs and a History of rows (ClickHouse: package scoredb), an Emitter of changes and a
+// inputs and a History of rows (ClickHouse: package scorestore), an Emitter of changes and a
 // ChangeLog that replays them (Kafka: package changetopic), and a ModelSource (ModelFile
 // reloads a JSON file). Package readapi serves the read API from Snapshot.
 //
@@ -19,7 +19,7 @@
 // The inputs come from session_days_raw and from the narrow tables that materialized views
 // fill from events_raw on every insert (signal_events, account_event_names), never from
 // events_raw itself: it holds every event ever received, sorted by account and event id, so
-// no condition on the event name or time narrows a scan of it (package scoredb).
+// no condition on the event name or time narrows a scan of it (package scorestore).
 //
 // Inputs.Previous, the baseline of the contraction reason, is each account's seats, plan and
 // MRR in force at 00:00 UTC Config.ContractionDays days before today: a window that slides

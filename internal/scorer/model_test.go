@@ -13,24 +13,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/health"
 )
-
-// checkFor polls fn until it returns nil or the deadline passes.
-func checkFor(t *testing.T, total, every time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", total, err)
-		}
-		time.Sleep(every)
-	}
-}
 
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
@@ -109,13 +94,13 @@ func TestModelFileReload(t *testing.T) {
 	}
 
 	copyFile(t, "testdata/model/retuned.json", path)
-	checkFor(t, 5*time.Second, 10*time.Millisecond, version("retuned-2"))
+	testenv.EventuallyEvery(t, 5*time.Second, 10*time.Millisecond, version("retuned-2"))
 	if w := f.Model().Components.NPS.Weight; w != 15 {
 		t.Errorf("reloaded NPS weight %v, want 15", w)
 	}
 
 	copyFile(t, "testdata/model/negative_weight.bad.json", path)
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	testenv.EventuallyEvery(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if logs.FilterMessage("health model not reloaded; keeping the current one").FilterField(zap.String("field", "components.tickets.weight")).Len() == 0 {
 			return errors.New("no error log naming components.tickets.weight")
 		}
@@ -126,7 +111,7 @@ func TestModelFileReload(t *testing.T) {
 	}
 
 	copyFile(t, "testdata/model/valid.json", path)
-	checkFor(t, 5*time.Second, 10*time.Millisecond, version("default-1"))
+	testenv.EventuallyEvery(t, 5*time.Second, 10*time.Millisecond, version("default-1"))
 }
 
 // TestModelFileSIGHUP: SIGHUP reloads at once, without waiting for the poll.
@@ -143,7 +128,7 @@ func TestModelFileSIGHUP(t *testing.T) {
 	go func() { _ = f.Run(ctx, hup) }()
 	copyFile(t, "testdata/model/retuned.json", path)
 	hup <- syscall.SIGHUP
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+	testenv.EventuallyEvery(t, 5*time.Second, 10*time.Millisecond, func() error {
 		if v := f.Model().Version; v != "retuned-2" {
 			return errors.New("model version " + v + " after SIGHUP, want retuned-2")
 		}

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -13,29 +12,46 @@ import (
 // Flags is a flag.FlagSet in which every flag can also be set by an environment variable.
 // The precedence is flag, then environment, then default, so a container sets environment
 // and a developer overrides one value on the command line.
+//
+// Flags also remembers each flag's declared default and the order of declaration, so that
+// Table documents the same defaults on every machine, whatever its environment.
 type Flags struct {
-	fs   *flag.FlagSet
-	envs map[string]string // flag name -> env name
-	errs []error
+	fs    *flag.FlagSet
+	envs  map[string]string // flag name -> env name
+	defs  map[string]string // flag name -> documented default
+	prose map[string]bool   // flag name -> defs holds a description, not a value
+	order []string          // flag names in declaration order
+	errs  []error
 }
 
 // NewFlags returns an empty set for the named service.
 func NewFlags(name string) *Flags {
-	f := &Flags{fs: flag.NewFlagSet(name, flag.ContinueOnError), envs: map[string]string{}}
+	f := &Flags{fs: flag.NewFlagSet(name, flag.ContinueOnError), envs: map[string]string{}, defs: map[string]string{}, prose: map[string]bool{}}
 	f.fs.Usage = f.usage
 	return f
 }
 
+// Name is the name the set was created with.
+func (f *Flags) Name() string { return f.fs.Name() }
+
 func (f *Flags) usage() {
 	out := f.fs.Output()
 	fmt.Fprintf(out, "Usage of %s (each flag also reads the environment variable shown):\n", f.fs.Name())
-	f.fs.VisitAll(func(fl *flag.Flag) {
-		fmt.Fprintf(out, "  -%s (env %s, default %q)\n      %s\n", fl.Name, f.envs[fl.Name], fl.DefValue, fl.Usage)
-	})
+	for _, name := range f.order {
+		fl := f.fs.Lookup(name)
+		env := f.envs[name]
+		if env == "" {
+			env = "none"
+		}
+		fmt.Fprintf(out, "  -%s (env %s, default %q)\n      %s\n", fl.Name, env, f.defs[name], fl.Usage)
+	}
 }
 
-func (f *Flags) env(name, env string) (string, bool) {
+// declare records a flag and returns its environment value, if the variable is set.
+func (f *Flags) declare(name, env, def string) (string, bool) {
 	f.envs[name] = env
+	f.defs[name] = def
+	f.order = append(f.order, name)
 	if env == "" {
 		return "", false
 	}
@@ -45,59 +61,75 @@ func (f *Flags) env(name, env string) (string, bool) {
 
 // String defines a string flag with an environment fallback.
 func (f *Flags) String(p *string, name, env, def, usage string) {
-	if v, ok := f.env(name, env); ok {
-		def = v
+	v := def
+	if e, ok := f.declare(name, env, def); ok {
+		v = e
 	}
-	f.fs.StringVar(p, name, def, usage)
+	f.fs.StringVar(p, name, v, usage)
 }
 
 // Bool defines a bool flag with an environment fallback.
 func (f *Flags) Bool(p *bool, name, env string, def bool, usage string) {
-	if v, ok := f.env(name, env); ok {
-		b, err := strconv.ParseBool(v)
+	v := def
+	if e, ok := f.declare(name, env, strconv.FormatBool(def)); ok {
+		b, err := strconv.ParseBool(e)
 		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("environment %s=%q: not a boolean", env, v))
+			f.errs = append(f.errs, fmt.Errorf("environment %s=%q: not a boolean", env, e))
 		}
-		def = b
+		v = b
 	}
-	f.fs.BoolVar(p, name, def, usage)
+	f.fs.BoolVar(p, name, v, usage)
 }
 
 // Int defines an int flag with an environment fallback.
 func (f *Flags) Int(p *int, name, env string, def int, usage string) {
-	if v, ok := f.env(name, env); ok {
-		n, err := strconv.Atoi(v)
+	v := def
+	if e, ok := f.declare(name, env, strconv.Itoa(def)); ok {
+		n, err := strconv.Atoi(e)
 		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("environment %s=%q: not an integer", env, v))
+			f.errs = append(f.errs, fmt.Errorf("environment %s=%q: not an integer", env, e))
 		}
-		def = n
+		v = n
 	}
-	f.fs.IntVar(p, name, def, usage)
+	f.fs.IntVar(p, name, v, usage)
 }
 
 // Duration defines a duration flag with an environment fallback.
 func (f *Flags) Duration(p *time.Duration, name, env string, def time.Duration, usage string) {
-	if v, ok := f.env(name, env); ok {
-		d, err := time.ParseDuration(v)
+	v := def
+	if e, ok := f.declare(name, env, formatDuration(def)); ok {
+		d, err := time.ParseDuration(e)
 		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("environment %s=%q: not a duration (e.g. 30s, 5m)", env, v))
+			f.errs = append(f.errs, fmt.Errorf("environment %s=%q: not a duration (e.g. 30s, 5m)", env, e))
 		}
-		def = d
+		v = d
 	}
-	f.fs.DurationVar(p, name, def, usage)
+	f.fs.DurationVar(p, name, v, usage)
 }
 
 // List defines a comma-separated list flag with an environment fallback.
 func (f *Flags) List(p *[]string, name, env, def, usage string) {
-	if v, ok := f.env(name, env); ok {
-		def = v
+	v := def
+	if e, ok := f.declare(name, env, def); ok {
+		v = e
 	}
-	*p = SplitList(def)
+	*p = SplitList(v)
 	f.fs.Func(name, usage+" (comma-separated)", func(s string) error {
 		*p = SplitList(s)
 		return nil
 	})
-	f.fs.Lookup(name).DefValue = def
+	f.fs.Lookup(name).DefValue = v
+}
+
+// DocDefault replaces the default shown for flag name in -h and Table. It is for defaults
+// that depend on where or how the service runs (the host name, dev mode), which the
+// documentation must describe rather than print.
+func (f *Flags) DocDefault(name, text string) {
+	if _, ok := f.defs[name]; !ok {
+		panic("service: DocDefault of undefined flag " + name)
+	}
+	f.defs[name] = text
+	f.prose[name] = true
 }
 
 // Parse parses args (os.Args[1:]) and reports environment values that did not parse.
@@ -114,15 +146,44 @@ func (f *Flags) Parse(args []string) error {
 	return nil
 }
 
-// Table returns the flags as Markdown table rows (flag, env, default, meaning), sorted, for
-// the README's configuration section.
+// Table returns the flags as a Markdown table (flag, environment variable, default,
+// meaning) in declaration order: the reference of docs/CONFIG.md, generated so that it
+// cannot drift from the code.
 func (f *Flags) Table() string {
-	var rows []string
-	f.fs.VisitAll(func(fl *flag.Flag) {
-		rows = append(rows, fmt.Sprintf("| `-%s` | `%s` | `%s` | %s |", fl.Name, f.envs[fl.Name], fl.DefValue, fl.Usage))
-	})
-	sort.Strings(rows)
-	return strings.Join(rows, "\n")
+	var b strings.Builder
+	b.WriteString("| flag | environment | default | meaning |\n|---|---|---|---|\n")
+	for _, name := range f.order {
+		env := "—"
+		if e := f.envs[name]; e != "" {
+			env = "`" + e + "`"
+		}
+		def := "empty"
+		switch d := f.defs[name]; {
+		case f.prose[name]:
+			def = mdCell(d)
+		case d != "":
+			def = "`" + d + "`"
+		}
+		fmt.Fprintf(&b, "| `-%s` | %s | %s | %s |\n", name, env, def, mdCell(f.fs.Lookup(name).Usage))
+	}
+	return b.String()
+}
+
+// formatDuration writes d as a person would: 30m rather than time.Duration's 30m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// mdCell escapes what would end a Markdown table cell.
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
 // SplitList splits a comma-separated list, trimming blanks and dropping empty items.
@@ -133,17 +194,5 @@ func SplitList(s string) []string {
 			out = append(out, p)
 		}
 	}
-	return out
-}
-
-// Envs returns the environment variable of every flag, sorted.
-func (f *Flags) Envs() []string {
-	var out []string
-	for _, e := range f.envs {
-		if e != "" {
-			out = append(out, e)
-		}
-	}
-	sort.Strings(out)
 	return out
 }

@@ -1,16 +1,22 @@
 // Package service is the runtime every engage service shares: configuration from flags with
-// environment fallbacks, the zap logger, the admin endpoints (/healthz, /readyz, /metrics),
-// and a run group that starts components and stops them in reverse order.
+// environment fallbacks (Flags, and the flag groups Common, Kafka and ClickHouse that several
+// services use), validation of a whole configuration before any I/O (Configure, -validate),
+// the generated reference docs/CONFIG.md (Flags.Table, CheckConfigDoc), the zap logger, the
+// admin endpoints (/healthz, /readyz, /metrics), and a run group that starts components and
+// stops them in reverse order.
 //
-// It holds no domain logic. A service's main.go reads its flags, builds its components from
-// the domain packages, and hands them to Run; everything that makes services behave alike
-// (log format, health semantics, shutdown order and deadline) lives here once.
+// It holds no domain logic. A service's config.go defines its Config, flags and Validate;
+// its main.go hands them to Main with a function that builds the components from the domain
+// packages; everything that makes services behave alike (configuration errors, log format,
+// health semantics, shutdown order and deadline) lives here once.
 package service
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -107,14 +113,16 @@ type App struct {
 }
 
 // Main is the rest of every service's main function once its flags are defined: parse
-// os.Args, build the logger from the -dev and -log-level values (dev and logLevel point at
-// them), build the app, run it until SIGINT or SIGTERM, and shut it down. It exits non-zero
-// when the service fails to start or stops with an error.
-func Main(name string, f *Flags, dev *bool, logLevel *string, build func(context.Context, *zap.Logger) (*App, error)) {
-	if err := f.Parse(os.Args[1:]); err != nil {
-		Fatal(name, err)
+// os.Args, validate cfg (every problem at once, before any I/O; with -validate, stop there),
+// build the logger, build the app, run it until SIGINT or SIGTERM, and shut it down. It
+// exits non-zero when the configuration is invalid, the service fails to start, or it stops
+// with an error.
+func Main(f *Flags, common *Common, cfg Validator, build func(context.Context, *zap.Logger) (*App, error)) {
+	name := f.Name()
+	if code, done := Configure(os.Args[1:], f, common, cfg, os.Stdout, os.Stderr); done {
+		os.Exit(code)
 	}
-	log, err := NewLogger(name, *dev, *logLevel)
+	log, err := NewLogger(name, common.Dev, common.LogLevel)
 	if err != nil {
 		Fatal(name, err)
 	}
@@ -137,4 +145,30 @@ func Main(name string, f *Flags, dev *bool, logLevel *string, build func(context
 		os.Exit(1)
 	}
 	_ = log.Sync()
+}
+
+// Configure parses args into f and validates cfg, which includes common. It returns done when the
+// process should exit now, with code: after -h (0), a flag or environment value that does
+// not parse (2), an invalid configuration (1, every problem printed to stderr), or
+// -validate (0 and "configuration ok" on stdout when valid). It touches no network, so
+// `<service> -validate` is safe to run anywhere, for instance in a deployment pipeline.
+func Configure(args []string, f *Flags, common *Common, cfg Validator, stdout, stderr io.Writer) (code int, done bool) {
+	name := f.Name()
+	f.fs.SetOutput(stderr)
+	if err := f.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, true
+		}
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 2, true
+	}
+	if err := cfg.Validate(); err != nil {
+		printErrors(stderr, name, err)
+		return 1, true
+	}
+	if common.ValidateOnly {
+		fmt.Fprintln(stdout, "configuration ok")
+		return 0, true
+	}
+	return 0, false
 }

@@ -102,3 +102,14 @@ func TestRunFailureStopsTheRest(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 500 * time.Millisecond: "500ms", 10 * time.Second: "10s", 30 * time.Minute: "30m",
+		time.Hour: "1h", 90 * time.Minute: "1h30m", 61 * time.Second: "1m1s", 25 * time.Hour: "25h",
+	} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

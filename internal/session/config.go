@@ -64,5 +64,21 @@ func wholeMs(field string, d time.Duration) error {
 // at newest (unix ms) is final: no event accepted from then on can join or precede it. The
 // stream worker uses it to choose which stored events to pass to Restore.
 func (c Config) FinalBefore(newest int64) int64 {
-	return newest - c.Lateness.Milliseconds() - c.SessionTimeout.Milliseconds()
+	return newest - c.MutableSpan()
+}
+
+// MutableSpan (ms) is how far before a user's newest accepted event a session can still
+// change: Lateness + SessionTimeout. An event accepted from then on has TS ≥ newest −
+// Lateness and joins or precedes only a session that ended within SessionTimeout of it.
+// Restores load the sessions that ended within this span, with all their events.
+func (c Config) MutableSpan() int64 {
+	return c.Lateness.Milliseconds() + c.SessionTimeout.Milliseconds()
+}
+
+// EvictHorizon (ms) is how long after a user's newest event the user is dropped from memory:
+// 2·SessionTimeout + Lateness (Tracker.Evict explains the choice). A user not in memory is
+// known to have its newest event before clock − EvictHorizon, which is what lets the
+// Sessionizer skip reloads for users returning after a break.
+func (c Config) EvictHorizon() int64 {
+	return 2*c.SessionTimeout.Milliseconds() + c.Lateness.Milliseconds()
 }

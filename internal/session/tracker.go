@@ -429,7 +429,7 @@ func dropFront[T any](s []T, n int) []T {
 // say, so neither dropping them nor trimming them would be safe.
 func (t *Tracker) Evict(clock int64) (users, events int) {
 	horizon := int64(math.MinInt64)
-	if span := 2*t.timeout + t.late; clock > math.MinInt64+span {
+	if span := t.cfg.EvictHorizon(); clock > math.MinInt64+span {
 		horizon = clock - span
 	}
 	for k, u := range t.users {

@@ -20,6 +20,7 @@ import (
 	"github.com/engage-oss/engage/internal/adapters/kafka"
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/event"
+	"github.com/engage-oss/engage/internal/session"
 	"github.com/engage-oss/engage/internal/worker"
 )
 
@@ -129,31 +130,7 @@ func (s *stack) runWorker(t *testing.T, store worker.Store, name string) (stop f
 	cfg.FlushInterval = 50 * time.Millisecond
 	cfg.Name = name
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named(name)
-	w, err := worker.New(cfg, append(kafka.ClientOpts(s.brokers, name, nil),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())),
-		store, log, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("worker %s: %v", name, err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Errorf("worker %s did not stop", name)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return testenv.Worker(t, s.brokers, store, cfg, log)
 }
 
 func query(t *testing.T, conn driver.Conn, q string, args ...any) string {
@@ -244,7 +221,8 @@ func TestFixtureViews(t *testing.T) {
 	expectViews(t, s.conn, "acme")
 }
 
-// crashingStore stores session rows of one batch and then fails, as a worker killed between
+// crashingStore stores the raw events and the session and day rows of one batch but not its
+// sessionized events (the last insert of a batch), and then fails, as a worker killed between
 // two inserts would, and makes the worker give up without committing.
 type crashingStore struct {
 	*eventstore.Store
@@ -254,17 +232,17 @@ type crashingStore struct {
 	crashOnce sync.Once
 }
 
-func (c *crashingStore) Write(ctx context.Context, b *worker.Batch) error {
+func (c *crashingStore) WriteRows(ctx context.Context, r *session.Rows) error {
 	if c.writes.Add(1) == c.crashAt {
-		partial := &worker.Batch{Sessions: b.Sessions, Days: b.Days}
-		if err := c.Store.Write(ctx, partial); err != nil {
+		partial := &session.Rows{Sessions: r.Sessions, Days: r.Days}
+		if err := c.Store.WriteRows(ctx, partial); err != nil {
 			return err
 		}
 		c.crashOnce.Do(func() { close(c.crashed) })
 		<-ctx.Done()
 		return errors.New("crashed")
 	}
-	return c.Store.Write(ctx, b)
+	return c.Store.WriteRows(ctx, r)
 }
 
 // TestCrashMidBatchThenRestart pins exactly-once across a crash: the first worker stores
@@ -276,7 +254,7 @@ func TestCrashMidBatchThenRestart(t *testing.T) {
 	// First half, processed and committed.
 	s.publish(t, evs[:5])
 	stop := s.runWorker(t, s.store, "w1")
-	s.waitEvents(t, "acme", 5)
+	s.waitSessionized(t, "acme", 5)
 	stop()
 
 	// The rest reaches a worker that crashes after writing session rows only.
@@ -365,7 +343,7 @@ func TestCrashLeavesDanglingSession(t *testing.T) {
 	evs := fixtureEvents(t, "acme")
 	s.publish(t, evs[:5])
 	stop := s.runWorker(t, s.store, "w1")
-	s.waitEvents(t, "acme", 5)
+	s.waitSessionized(t, "acme", 5)
 	stop()
 
 	// b-3, b-4, c-1, c-2: C is its own session in this batch.
@@ -380,12 +358,30 @@ func TestCrashLeavesDanglingSession(t *testing.T) {
 	expectViews(t, s.conn, "acme")
 }
 
-// waitEvents waits until the events view holds n events of account.
-func (s *stack) waitEvents(t *testing.T, account string, n int) {
+// TestCrashInFirstBatchLeavesDanglingSession is TestCrashLeavesDanglingSession with nothing
+// stored before the crash: the partition has session rows but no sessionized events, and
+// the restart must still retract the session that only the crashed batch knew.
+func TestCrashInFirstBatchLeavesDanglingSession(t *testing.T) {
+	s := newStack(t)
+	evs := fixtureEvents(t, "acme")
+	// S1, B and C; C is its own session in this batch.
+	s.publish(t, evs[:9])
+	s.runUntilCrash(t, "w1", nil)
+	if got := query(t, s.conn, `SELECT toString(count()) FROM sessions WHERE account_id = 'acme'`); got != "3" {
+		t.Fatalf("after the crash, sessions = %s, want 3 (S1, B, and the dangling C)", got)
+	}
+	s.publish(t, evs[9:])
+	s.runWorker(t, s.store, "w2")
+	expectViews(t, s.conn, "acme")
+}
+
+// waitSessionized waits until session_events_raw holds n events of account. It is the last
+// insert of a batch (events_raw is the first), so the batch's rows are then all stored.
+func (s *stack) waitSessionized(t *testing.T, account string, n int) {
 	t.Helper()
 	testenv.Eventually(t, 20*time.Second, func() error {
-		if got := query(t, s.conn, `SELECT toString(count()) FROM events WHERE account_id = ?`, account); got != fmt.Sprint(n) {
-			return fmt.Errorf("events: %s, want %d", got, n)
+		if got := query(t, s.conn, `SELECT toString(uniqExact(event_id)) FROM session_events_raw WHERE account_id = ?`, account); got != fmt.Sprint(n) {
+			return fmt.Errorf("sessionized events: %s, want %d", got, n)
 		}
 		return nil
 	})
@@ -415,8 +411,8 @@ type uncommittingStore struct {
 	*eventstore.Store
 }
 
-func (u uncommittingStore) Write(ctx context.Context, b *worker.Batch) error {
-	if err := u.Store.Write(ctx, b); err != nil {
+func (u uncommittingStore) WriteRows(ctx context.Context, r *session.Rows) error {
+	if err := u.Store.WriteRows(ctx, r); err != nil {
 		return err
 	}
 	<-ctx.Done()
@@ -434,7 +430,7 @@ func TestRestoreCutsFromStoredEvents(t *testing.T) {
 	evs := fixtureEvents(t, "acme")
 	s.publish(t, evs[:5])
 	stop := s.runWorker(t, uncommittingStore{s.store}, "w1")
-	s.waitEvents(t, "acme", 5)
+	s.waitSessionized(t, "acme", 5)
 	stop()
 
 	s.publish(t, evs[5:])

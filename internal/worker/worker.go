@@ -7,24 +7,14 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
 	"github.com/engage-oss/engage/internal/adapters/kafka"
 	"github.com/engage-oss/engage/internal/event"
+	"github.com/engage-oss/engage/internal/retry"
 	"github.com/engage-oss/engage/internal/session"
 )
-
-// Store is where batches go. Write must be idempotent (see Batch) and return an error
-// classified by IsPermanent when retrying the same rows cannot succeed. The Loader half
-// reads back sessionized events to restore state.
-type Store interface {
-	Write(ctx context.Context, b *Batch) error
-	Loader
-}
 
 // Config configures a worker.
 type Config struct {
@@ -67,106 +57,87 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate names the first bad field.
+// Validate names every bad field.
 func (c Config) Validate() error {
-	switch {
-	case c.Topic == "":
-		return errors.New("worker topic: must be set")
-	case c.DLQTopic == "":
-		return errors.New("worker dlq topic: must be set")
-	case c.Group == "":
-		return errors.New("worker group: must be set")
-	case c.GroupSessionTimeout < time.Second:
-		return fmt.Errorf("worker group session timeout %s: must be at least 1s", c.GroupSessionTimeout)
-	case c.MaxBatchRecords < 1:
-		return fmt.Errorf("worker max batch records %d: must be positive", c.MaxBatchRecords)
-	case c.FlushInterval <= 0 || c.FlushInterval > 5*time.Second:
-		return fmt.Errorf("worker flush interval %s: must be in (0, 5s] to keep views fresh", c.FlushInterval)
+	var errs []error
+	if c.Topic == "" {
+		errs = append(errs, errors.New("worker topic: must be set"))
+	}
+	if c.DLQTopic == "" {
+		errs = append(errs, errors.New("worker dlq topic: must be set"))
+	}
+	if c.Group == "" {
+		errs = append(errs, errors.New("worker group: must be set"))
+	}
+	if c.GroupSessionTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("worker group session timeout %s: must be at least 1s", c.GroupSessionTimeout))
+	}
+	if c.MaxBatchRecords < 1 {
+		errs = append(errs, fmt.Errorf("worker max batch records %d: must be positive", c.MaxBatchRecords))
+	}
+	if c.FlushInterval <= 0 || c.FlushInterval > 5*time.Second {
+		errs = append(errs, fmt.Errorf("worker flush interval %s: must be in (0, 5s] to keep views fresh", c.FlushInterval))
 	}
 	if err := c.Session.Validate(); err != nil {
-		return fmt.Errorf("worker session rules: %w", err)
+		errs = append(errs, fmt.Errorf("worker session rules: %w", err))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Worker consumes, processes, stores and commits.
 type Worker struct {
 	cfg   Config
-	cl    *kgo.Client
 	store Store
 	log   *zap.Logger
 	m     *metrics
-	sess  *sessionizer
+	sess  *session.Sessionizer
+	// policy spaces retries; replaceable in tests.
+	policy retry.Policy
 
-	// clock is replaceable in tests.
+	// now is replaceable in tests.
 	now func() time.Time
 
 	// hwm is the newest high watermark seen per partition, for the lag metric.
 	hwm map[int32]int64
 }
 
-// New builds a worker. clientOpts carry the brokers and client identity (kafka.ClientOpts);
-// the worker adds its own consumer-group options.
-func New(cfg Config, clientOpts []kgo.Opt, store Store, log *zap.Logger, reg prometheus.Registerer) (*Worker, error) {
+// New builds a worker that stores into store. It consumes once Run is given a Consumer whose
+// PartitionListener is this worker.
+func New(cfg Config, store Store, log *zap.Logger, reg prometheus.Registerer) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	w := &Worker{cfg: cfg, store: store, log: log, m: newMetrics(reg), now: time.Now, hwm: map[int32]int64{}}
-	w.sess = newSessionizer(cfg.Session, store, log, w.m)
-	opts := append([]kgo.Opt{}, clientOpts...)
-	opts = append(opts, kafka.ProducerOpts()...)
-	opts = append(opts,
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.Topic),
-		kgo.DisableAutoCommit(),
-		// Rebalances wait until the records of a poll are stored and committed, so a
-		// partition never moves with work in flight.
-		kgo.BlockRebalanceOnPoll(),
-		kgo.FetchMaxWait(100*time.Millisecond),
-		kgo.SessionTimeout(cfg.GroupSessionTimeout),
-		kgo.HeartbeatInterval(cfg.GroupSessionTimeout/5),
-		// A rebalance waits this long for members to rejoin; batches take well under a
-		// second, so twice the session timeout is ample and keeps a broker restart short.
-		kgo.RebalanceTimeout(2*cfg.GroupSessionTimeout),
-		kgo.OnPartitionsAssigned(w.assigned),
-		kgo.OnPartitionsRevoked(w.revoked),
-		kgo.OnPartitionsLost(w.revoked),
-	)
-	cl, err := kgo.NewClient(opts...)
+	sess, err := session.NewSessionizer(cfg.Session, store, log, reg)
 	if err != nil {
-		return nil, fmt.Errorf("creating worker client: %w", err)
+		return nil, err
 	}
-	w.cl = cl
-	return w, nil
+	return &Worker{cfg: cfg, store: store, log: log, m: newMetrics(reg), sess: sess, policy: retry.Default, now: time.Now, hwm: map[int32]int64{}}, nil
 }
 
-func (w *Worker) assigned(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
-	w.log.Info("partitions assigned", zap.Any("partitions", parts))
-	if err := w.sess.assign(ctx, parts[w.cfg.Topic]); err != nil {
-		// The partitions stay without state; process refuses their records, so the worker
+// Assigned restores the sessions of newly assigned partitions.
+func (w *Worker) Assigned(ctx context.Context, parts []int32) {
+	w.log.Info("partitions assigned", zap.Int32s("partitions", parts))
+	if err := w.sess.Assign(ctx, parts); err != nil {
+		// The partitions stay without state; Apply refuses their records, so the worker
 		// stops instead of sessionizing from scratch.
 		w.log.Error("restoring assigned partitions failed", zap.Error(err))
 	}
 }
 
-func (w *Worker) revoked(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
-	w.log.Info("partitions revoked", zap.Any("partitions", parts))
-	w.sess.revoke(parts[w.cfg.Topic])
+// Revoked forgets partitions that moved away (or were lost with the group generation).
+func (w *Worker) Revoked(_ context.Context, parts []int32) {
+	w.log.Info("partitions revoked", zap.Int32s("partitions", parts))
+	w.sess.Revoke(parts)
 }
 
-// Check reports whether the brokers answer.
-func (w *Worker) Check(ctx context.Context) error { return w.cl.Ping(ctx) }
-
-// Run consumes until ctx is cancelled, then finishes the batch in hand and leaves the group.
-func (w *Worker) Run(ctx context.Context) error {
-	defer func() {
-		// A client that blocks rebalances cannot leave its group until they are allowed;
-		// nothing uncommitted is committed on the way out (auto-commit is off).
-		w.cl.AllowRebalance()
-		w.cl.Close()
-	}()
+// Run consumes from c until ctx is cancelled, then finishes the batch in hand and returns;
+// the caller closes c (leaving the group). Dead letters go to dlq.
+func (w *Worker) Run(ctx context.Context, c Consumer, dlq DeadLetterProducer) error {
+	// A consumer that blocks rebalances cannot leave its group until they are allowed;
+	// nothing uncommitted is committed on the way out.
+	defer c.AllowRebalance()
 	for {
-		recs, err := w.collect(ctx)
+		recs, err := w.collect(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -174,7 +145,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			// The batch in hand is finished even when shutdown began while collecting it:
 			// its records are stored and committed, or (if the store stays down past the
 			// shutdown deadline) left uncommitted for the next owner.
-			if err := w.process(ctx, recs); err != nil {
+			if err := w.process(ctx, c, dlq, recs); err != nil {
 				if ctx.Err() != nil {
 					w.log.Warn("shutdown before the last batch was stored; its records will be redelivered", zap.Int("records", len(recs)))
 					return nil
@@ -182,7 +153,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				return err
 			}
 		}
-		w.cl.AllowRebalance()
+		c.AllowRebalance()
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -190,36 +161,37 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // collect polls until MaxBatchRecords records or FlushInterval after the first one.
-func (w *Worker) collect(ctx context.Context) ([]*kgo.Record, error) {
-	var recs []*kgo.Record
+func (w *Worker) collect(ctx context.Context, c Consumer) ([]Record, error) {
+	var recs []Record
 	var deadline time.Time
 	for len(recs) < w.cfg.MaxBatchRecords {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if !deadline.IsZero() {
 			pctx, cancel = context.WithDeadline(ctx, deadline)
 		}
-		fs := w.cl.PollRecords(pctx, w.cfg.MaxBatchRecords-len(recs))
+		f, err := c.Poll(pctx, w.cfg.MaxBatchRecords-len(recs))
 		cancel()
-		if fs.IsClientClosed() {
-			return recs, errors.New("kafka client closed")
+		if err != nil {
+			return recs, err
 		}
-		fs.EachError(func(topic string, p int32, err error) {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return
-			}
+		for _, err := range f.Errors {
 			w.m.fetchErrors.Inc()
-			w.log.Warn("fetch error", zap.String("topic", topic), zap.Int32("partition", p), zap.Error(err))
-		})
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			if p.HighWatermark > w.hwm[p.Partition] {
-				w.hwm[p.Partition] = p.HighWatermark
+			w.log.Warn("fetch error", zap.Error(err))
+		}
+		for p, hwm := range f.HighWatermarks {
+			if hwm > w.hwm[p] {
+				w.hwm[p] = hwm
 			}
-		})
-		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+		}
+		if recs == nil {
+			recs = f.Records
+		} else {
+			recs = append(recs, f.Records...)
+		}
 		if len(recs) == 0 {
 			// Nothing in hand: a poll that returned only errors (a group rejoin failing while
 			// the broker is away) still blocks rebalances until they are allowed.
-			w.cl.AllowRebalance()
+			c.AllowRebalance()
 		}
 		if len(recs) > 0 && deadline.IsZero() {
 			deadline = w.now().Add(w.cfg.FlushInterval)
@@ -231,74 +203,46 @@ func (w *Worker) collect(ctx context.Context) ([]*kgo.Record, error) {
 	return recs, nil
 }
 
-// process turns records into a batch, stores it, dead-letters what cannot be processed, and
+// process turns records into rows, stores them, dead-letters what cannot be processed, and
 // commits.
-func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
+func (w *Worker) process(ctx context.Context, c Consumer, dlq DeadLetterProducer, recs []Record) error {
 	start := w.now()
-	batch := &Batch{Events: make([]RawEvent, 0, len(recs))}
-	var dead []*kgo.Record
+	evs := make([]RawEvent, 0, len(recs))
+	var dead []DeadLetter
 	var newest time.Time
-	for _, r := range recs {
-		// ev.Properties is a sub-slice of r.Value: records are not recycled (no kgo pools), and
+	for i := range recs {
+		// ev.Properties is a sub-slice of the record's value: records are not recycled, and
 		// the batch's events do not outlive recs.
-		ev, err := event.Decode(r.Value)
+		ev, err := event.Decode(recs[i].Value)
 		if err != nil {
-			dead = append(dead, w.deadLetter(r, fmt.Sprintf("undecodable: %v", err)))
+			dead = append(dead, w.deadLetter(recs[i], fmt.Sprintf("undecodable: %v", err)))
 			continue
 		}
 		if ev.ReceivedAt.After(newest) {
 			newest = ev.ReceivedAt
 		}
-		batch.Events = append(batch.Events, RawEvent{Event: ev, Partition: r.Partition, Offset: r.Offset})
+		evs = append(evs, RawEvent{Event: ev, Partition: recs[i].Partition, Offset: recs[i].Offset, rec: i})
 	}
 	w.m.records.Add(float64(len(recs)))
 
-	var err error
-	batch.Sessions, batch.Days, err = w.sess.apply(ctx, batch.Events, w.now().UnixMilli())
+	rejected, err := w.storeBatch(ctx, evs)
 	if err != nil {
 		return err
 	}
-	bad, err := w.writeWithRetry(ctx, batch)
-	if err != nil {
-		return err
-	}
-	for _, ev := range bad {
-		dead = append(dead, w.deadLetter(findRecord(recs, ev.Partition, ev.Offset), "rejected by store"))
+	for _, ev := range rejected {
+		dead = append(dead, w.deadLetter(recs[ev.rec], "rejected by store"))
 	}
 	if len(dead) > 0 {
-		err := retry(ctx, w.log, "producing to the DLQ", func() error {
-			return w.cl.ProduceSync(ctx, dead...).FirstErr()
-		})
-		if err != nil {
+		if err := w.retry(ctx, "producing to the DLQ", func() error { return dlq.ProduceDeadLetters(ctx, dead) }); err != nil {
 			return fmt.Errorf("producing %d records to %s: %w", len(dead), w.cfg.DLQTopic, err)
 		}
 		w.m.dlq.Add(float64(len(dead)))
 	}
-	// A broker outage is waited out here too: the rows are stored, and giving up would only
-	// make the next owner rewrite them.
-	err = retry(ctx, w.log, "committing offsets", func() error {
-		err := w.cl.CommitUncommittedOffsets(ctx)
-		if err == nil {
-			return nil
-		}
-		w.m.commitErrors.Inc()
-		if lostGeneration(err) {
-			return backoff.Permanent(err)
-		}
+	if err := w.commit(ctx, c, len(recs)); err != nil {
 		return err
-	})
-	switch {
-	case err != nil && lostGeneration(err):
-		// The group moved on without us (our session expired while the broker was away).
-		// The partitions are revoked and restored from the store on the next assignment, and
-		// their uncommitted records are redelivered: their rows are stored already, so the
-		// replay rewrites the same rows.
-		w.log.Warn("offsets not committed: the group rebalanced; records will be redelivered", zap.Error(err))
-	case err != nil:
-		return fmt.Errorf("committing offsets after storing %d records: %w", len(recs), err)
 	}
-	w.sess.evict()
-	w.observeLag(recs)
+	w.sess.Evict()
+	w.observeLag(c, recs)
 	w.m.batchRecords.Observe(float64(len(recs)))
 	w.m.batchSeconds.Observe(w.now().Sub(start).Seconds())
 	if !newest.IsZero() {
@@ -307,107 +251,50 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 	return nil
 }
 
+// commit commits the batch's offsets. A broker outage is waited out: the rows are stored,
+// and giving up would only make the next owner rewrite them.
+func (w *Worker) commit(ctx context.Context, c Consumer, n int) error {
+	err := w.retry(ctx, "committing offsets", func() error {
+		err := c.CommitPolled(ctx)
+		if err == nil {
+			return nil
+		}
+		w.m.commitErrors.Inc()
+		if errors.Is(err, ErrLostGeneration) {
+			return permanent(err)
+		}
+		return err
+	})
+	switch {
+	case err != nil && errors.Is(err, ErrLostGeneration):
+		// The partitions are revoked and restored from the store on the next assignment, and
+		// their uncommitted records are redelivered: their rows are stored already, so the
+		// replay rewrites the same rows.
+		w.log.Warn("offsets not committed: the group rebalanced; records will be redelivered", zap.Error(err))
+		return nil
+	case err != nil:
+		return fmt.Errorf("committing offsets after storing %d records: %w", n, err)
+	}
+	return nil
+}
+
 // observeLag sets the lag of each partition of a stored batch: records between the last one
 // stored and the partition's high watermark. Measured after the store, not at fetch time,
-// because franz-go fetches ahead: records buffered in the client are lag too.
-func (w *Worker) observeLag(recs []*kgo.Record) {
+// because the consumer fetches ahead: records buffered in the client are lag too.
+func (w *Worker) observeLag(c Consumer, recs []Record) {
 	last := map[int32]int64{}
-	for _, r := range recs {
-		if r.Offset > last[r.Partition] {
-			last[r.Partition] = r.Offset
+	for i := range recs {
+		if recs[i].Offset > last[recs[i].Partition] {
+			last[recs[i].Partition] = recs[i].Offset
 		}
 	}
 	for p, off := range last {
 		w.m.lag.WithLabelValues(strconv.Itoa(int(p))).Set(float64(max(0, w.hwm[p]-off-1)))
 	}
-	w.m.buffered.Set(float64(w.cl.BufferedFetchRecords()))
+	w.m.buffered.Set(float64(c.Buffered()))
 }
 
-// writeWithRetry writes the batch, retrying while the store is unavailable (a ClickHouse
-// outage pauses consumption instead of losing data). A permanent error is narrowed down by
-// halving the batch until the rows the store refuses are found; those are returned for the
-// DLQ and everything else is written.
-func (w *Worker) writeWithRetry(ctx context.Context, b *Batch) ([]RawEvent, error) {
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval = 200 * time.Millisecond
-	bo.MaxInterval = 5 * time.Second
-	bo.MaxElapsedTime = 0 // a store outage is waited out, however long
-	var perm error
-	op := func() error {
-		start := w.now()
-		err := w.store.Write(ctx, b)
-		w.m.writeSeconds.Observe(w.now().Sub(start).Seconds())
-		if err == nil {
-			return nil
-		}
-		w.m.writeErrors.Inc()
-		if IsPermanent(err) {
-			perm = err
-			return backoff.Permanent(err)
-		}
-		w.log.Warn("store write failed, retrying", zap.Int("rows", b.Len()), zap.Error(err))
-		return err
-	}
-	err := backoff.Retry(op, backoff.WithContext(bo, ctx))
-	if err == nil {
-		return nil, nil
-	}
-	if perm == nil {
-		return nil, fmt.Errorf("writing batch of %d rows: %w", b.Len(), err)
-	}
-	if len(b.Sessions) > 0 || len(b.Days) > 0 {
-		// Session rows are computed, not client data: a store that refuses them has a schema
-		// problem that the DLQ cannot fix.
-		if _, err := w.writeWithRetry(ctx, &Batch{Sessions: b.Sessions, Days: b.Days}); err != nil {
-			return nil, err
-		}
-		if len(b.Events) == 0 {
-			return nil, fmt.Errorf("store refuses session rows: %w", perm)
-		}
-		return w.writeWithRetry(ctx, &Batch{Events: b.Events})
-	}
-	if len(b.Events) == 1 {
-		w.log.Error("store rejected an event", zap.String("event_id", b.Events[0].EventID), zap.Error(perm))
-		return b.Events, nil
-	}
-	mid := len(b.Events) / 2
-	left, err := w.writeWithRetry(ctx, &Batch{Events: b.Events[:mid]})
-	if err != nil {
-		return nil, err
-	}
-	right, err := w.writeWithRetry(ctx, &Batch{Events: b.Events[mid:]})
-	if err != nil {
-		return nil, err
-	}
-	return append(left, right...), nil
-}
-
-func findRecord(recs []*kgo.Record, partition int32, offset int64) *kgo.Record {
-	for _, r := range recs {
-		if r.Partition == partition && r.Offset == offset {
-			return r
-		}
-	}
-	return &kgo.Record{}
-}
-
-func (w *Worker) deadLetter(r *kgo.Record, reason string) *kgo.Record {
+func (w *Worker) deadLetter(r Record, reason string) DeadLetter {
 	w.log.Warn("dead-lettering record", zap.String("topic", r.Topic), zap.Int32("partition", r.Partition), zap.Int64("offset", r.Offset), zap.String("reason", reason))
-	return &kgo.Record{
-		Topic: w.cfg.DLQTopic,
-		Key:   r.Key,
-		Value: r.Value,
-		Headers: append(append([]kgo.RecordHeader(nil), r.Headers...),
-			kgo.RecordHeader{Key: kafka.HeaderDLQReason, Value: []byte(reason)},
-			kgo.RecordHeader{Key: kafka.HeaderDLQSource, Value: fmt.Appendf(nil, "%s/%d@%d", r.Topic, r.Partition, r.Offset)},
-			kgo.RecordHeader{Key: kafka.HeaderDLQWorker, Value: []byte(w.cfg.Name)},
-		),
-	}
-}
-
-// lostGeneration reports a commit refused because this member is no longer part of the
-// group's current generation.
-func lostGeneration(err error) bool {
-	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) ||
-		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
+	return DeadLetter{Record: r, Reason: reason, Worker: w.cfg.Name}
 }

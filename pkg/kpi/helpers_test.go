@@ -14,7 +14,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -117,23 +116,7 @@ func pipeline(t *testing.T, path string) driver.Conn {
 	cfg.FlushInterval = 50 * time.Millisecond
 	cfg.Name = "kpi-worker"
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	w, err := worker.New(cfg, append(kafka.ClientOpts(brokers, cfg.Name, nil), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())),
-		eventstore.New(conn), log, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(wctx) }()
-	var once sync.Once
-	t.Cleanup(func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("worker: %v", err)
-			}
-		})
-	})
+	testenv.Worker(t, brokers, eventstore.New(conn), cfg, log)
 
 	want := uint64(len(distinct))
 	testenv.Eventually(t, 30*time.Second, func() error {

@@ -20,6 +20,10 @@ const (
 	RecordRef = EventSchema + "#/$defs/record"
 )
 
+// BaseURL is where the documents are published; references are resolved against it, so that
+// the OpenAPI document's "event.schema.json#/…" names the event schema by its $id.
+const BaseURL = "https://github.com/engage-oss/engage/schemas/"
+
 const modulePath = "github.com/engage-oss/engage"
 
 // Dir finds the schemas directory of the engage module from the working directory upward
@@ -28,7 +32,7 @@ const modulePath = "github.com/engage-oss/engage"
 func Dir() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("schematest: finding the module: %w", err)
 	}
 	for {
 		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
@@ -52,28 +56,21 @@ func isModule(gomod string) bool {
 	return false
 }
 
-// Load reads event.schema.json and openapi.yaml into a registry under their file names.
-func Load() (*Registry, error) {
+// Load reads event.schema.json and openapi.yaml from the schemas directory.
+func Load() (*Schemas, error) {
 	dir, err := Dir()
 	if err != nil {
 		return nil, err
 	}
-	r := NewRegistry()
-	b, err := os.ReadFile(filepath.Join(dir, EventSchema))
-	if err != nil {
-		return nil, err
+	docs := map[string]any{}
+	for name, decode := range map[string]func([]byte) (any, error){EventSchema: DecodeJSON, OpenAPI: DecodeYAML} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("schematest: %w", err)
+		}
+		if docs[name], err = decode(b); err != nil {
+			return nil, fmt.Errorf("schematest: reading %s: %w", name, err)
+		}
 	}
-	if err := r.AddJSON(EventSchema, b); err != nil {
-		return nil, err
-	}
-	b, err = os.ReadFile(filepath.Join(dir, OpenAPI))
-	if err != nil {
-		return nil, err
-	}
-	doc, err := ParseYAML(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", OpenAPI, err)
-	}
-	r.Add(OpenAPI, doc)
-	return r, nil
+	return New(docs)
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"net"
-	"os"
 
 	"go.uber.org/zap"
 
@@ -14,34 +13,20 @@ import (
 )
 
 func main() {
-	cfg := broker.DefaultConfig()
-	var adminAddr, logLevel string
-	var dev bool
-	f := service.NewFlags("broker")
-	f.String(&cfg.Addr, "addr", "BROKER_ADDR", cfg.Addr, "Kafka protocol listen address")
-	f.String(&cfg.DataDir, "data-dir", "BROKER_DATA_DIR", cfg.DataDir, "directory for the persisted log")
-	f.Int(&cfg.Partitions, "partitions", "BROKER_PARTITIONS", cfg.Partitions, "partitions per topic on first start")
-	f.Bool(&cfg.SyncWrites, "sync-writes", "BROKER_SYNC_WRITES", false, "fsync every batch before acknowledging it")
-	f.String(&adminAddr, "admin-addr", "BROKER_ADMIN_ADDR", "127.0.0.1:8084", "address of /healthz, /readyz and /metrics")
-	f.String(&logLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
-	f.Bool(&dev, "dev", "ENGAGE_DEV", false, "console logs for humans")
-	if err := f.Parse(os.Args[1:]); err != nil {
-		service.Fatal("broker", err)
-	}
-	log, err := service.NewLogger("broker", dev, logLevel)
-	if err != nil {
-		service.Fatal("broker", err)
-	}
-	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush of stderr
+	var cfg Config
+	f := cfg.Flags()
+	service.Main(f, &cfg.Common, &cfg, func(ctx context.Context, log *zap.Logger) (*service.App, error) {
+		return newApp(ctx, cfg, log)
+	})
+}
 
-	ctx, stop := service.SignalContext()
-	defer stop()
-	b, err := broker.Start(ctx, cfg, log)
+// newApp starts the broker and its admin server from a configuration that passed Validate.
+func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, error) {
+	b, err := broker.Start(ctx, cfg.Broker, log)
 	if err != nil {
-		log.Fatal("broker failed to start", zap.Error(err))
+		return nil, err
 	}
-	log.Info("broker ready", zap.String("addr", b.Addr()), zap.String("data_dir", cfg.DataDir))
-
+	log.Info("broker ready", zap.String("addr", b.Addr()), zap.String("data_dir", cfg.Broker.DataDir))
 	admin := service.NewAdmin()
 	admin.AddCheck("kafka-listener", func(ctx context.Context) error {
 		var d net.Dialer
@@ -51,18 +36,14 @@ func main() {
 		}
 		return c.Close()
 	})
-	srv, _, err := service.HTTPServer("admin", adminAddr, admin.Mux(), log)
+	srv, _, err := service.HTTPServer("admin", cfg.AdminAddr, admin.Mux(), log)
 	if err != nil {
 		b.Close()
-		log.Fatal("admin server", zap.Error(err))
+		return nil, err
 	}
-	err = service.Run(ctx, log, service.Component{Name: "broker", Run: func(ctx context.Context) error {
+	return &service.App{Components: []service.Component{{Name: "broker", Run: func(ctx context.Context) error {
 		<-ctx.Done()
 		b.Close()
 		return nil
-	}}, srv)
-	if err != nil {
-		log.Error("broker stopped with error", zap.Error(err))
-		os.Exit(1)
-	}
+	}}, srv}}, nil
 }

@@ -11,8 +11,9 @@ import (
 )
 
 func main() {
-	cfg := defaultConfig()
-	service.Main("gateway", cfg.flags(), &cfg.dev, &cfg.logLevel, func(ctx context.Context, log *zap.Logger) (*service.App, error) {
+	var cfg Config
+	f := cfg.Flags()
+	service.Main(f, &cfg.Common, &cfg, func(ctx context.Context, log *zap.Logger) (*service.App, error) {
 		return newApp(ctx, cfg, log)
 	})
 }

@@ -2,16 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/scorer/readapi"
@@ -20,45 +21,22 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func freeAddr(t *testing.T) string {
+// listenAddr returns the address the HTTP server named server logged (internal/service's
+// "listening" line) once it serves: the test binds port 0 and reads the port back, so no
+// other process can take a port between its pick and its use.
+func listenAddr(t *testing.T, logs *observer.ObservedLogs, server string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func checkFor(t *testing.T, total, every time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
+	var addr string
+	testenv.Eventually(t, 30*time.Second, func() error {
+		for _, e := range logs.FilterMessage("listening").FilterField(zap.String("server", server)).All() {
+			if a, ok := e.ContextMap()["addr"].(string); ok {
+				addr = a
+				return nil
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", total, err)
-		}
-		time.Sleep(every)
-	}
-}
-
-// TestRefusesToStartWithoutReadKeys: like the gateway, the scorer does not start open to
-// anyone outside dev mode, and says so before connecting anywhere.
-func TestRefusesToStartWithoutReadKeys(t *testing.T) {
-	cfg := defaultConfig()
-	if err := cfg.flags().Parse(nil); err != nil {
-		t.Fatal(err)
-	}
-	cfg.dev = false
-	cfg.readKeys = nil
-	cfg.brokers = []string{"127.0.0.1:1"} // nothing listens: the check must come first
-	_, err := newApp(context.Background(), cfg, zaptest.NewLogger(t))
-	if !errors.Is(err, readapi.ErrNoKeys) {
-		t.Fatalf("newApp without read keys = %v, want ErrNoKeys", err)
-	}
+		return fmt.Errorf("no %q server logged that it is listening", server)
+	})
+	return addr
 }
 
 // TestServiceWiring starts the whole service against the in-process broker and a real
@@ -68,19 +46,16 @@ func TestServiceWiring(t *testing.T) {
 	ch := testenv.ClickHouse(t)
 	_, database := ch.NewDatabase(t)
 
-	cfg := defaultConfig()
-	if err := cfg.flags().Parse(nil); err != nil {
+	cfg := parse(t, "-addr", "127.0.0.1:0", "-kafka-brokers", strings.Join(brokers, ","), "-topic-replication", "1",
+		"-clickhouse-addr", ch.Addr(), "-clickhouse-database", database,
+		"-model", "../../deploy/health-model.json", "-read-keys", "team-key", "-interval", "200ms")
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	cfg.addr = freeAddr(t)
-	cfg.brokers = brokers
-	cfg.ch.Addr, cfg.ch.Database = ch.Addr(), database
-	cfg.model = "../../deploy/health-model.json"
-	cfg.readKeys = []string{"team-key"}
-	cfg.scorer.Interval = 200 * time.Millisecond
 
 	ctx, cancel := context.WithCancel(context.Background())
-	log := zaptest.NewLogger(t)
+	obs, logs := observer.New(zap.InfoLevel)
+	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), obs))
 	app, err := newApp(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -95,8 +70,9 @@ func TestServiceWiring(t *testing.T) {
 		app.Close()
 	})
 
+	addr := listenAddr(t, logs, "api")
 	get := func(path, key string) (int, string, error) {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.addr+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
 		if key != "" {
 			req.Header.Set("Authorization", "Bearer "+key)
 		}
@@ -108,7 +84,7 @@ func TestServiceWiring(t *testing.T) {
 		b, err := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b), err
 	}
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+	testenv.Eventually(t, 30*time.Second, func() error {
 		status, body, err := get("/readyz", "")
 		if err != nil || status != 200 {
 			return fmt.Errorf("/readyz: %d %s %v", status, body, err)

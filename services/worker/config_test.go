@@ -1,15 +1,85 @@
 package main
 
 import (
+	"bytes"
+	"flag"
+	"strings"
 	"testing"
 
 	"github.com/engage-oss/engage/internal/service"
 )
 
-// TestEveryFlagDocumented pins the README's configuration table to the flags.
-func TestEveryFlagDocumented(t *testing.T) {
-	cfg := defaultConfig()
-	if err := service.CheckDocumented(cfg.flags(), "../../README.md"); err != nil {
+var updateConfigDoc = flag.Bool("update-config-doc", false, "rewrite this service's section of docs/CONFIG.md")
+
+// TestConfigDoc pins the worker's section of docs/CONFIG.md to its flags.
+func TestConfigDoc(t *testing.T) {
+	var cfg Config
+	f := cfg.Flags()
+	if err := service.CheckConfigDoc("../../docs/CONFIG.md", "worker", service.ConfigDocSection(f, docIntro), *updateConfigDoc); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestValidate: every bad setting is reported at once, each named, before any I/O.
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string // every one must be named; none: valid
+	}{
+		{name: "defaults", args: nil},
+		{
+			name: "everything wrong at once",
+			args: []string{"-kafka-brokers", "", "-topic-partitions", "0", "-clickhouse-addr", "clickhouse", "-clickhouse-database", "my-db",
+				"-admin-addr", "nope", "-max-batch", "0", "-flush-interval", "10s", "-log-level", "loud"},
+			want: []string{"kafka.brokers: must not be empty", "topic.partitions 0", `clickhouse.addr "clickhouse"`, `clickhouse.database "my-db"`,
+				`worker.admin_addr "nope"`, "worker: worker max batch records 0", "worker: worker flush interval 10s", `log.level "loud"`},
+		},
+		{name: "session rules", args: []string{"-idle-threshold", "1h"}, want: []string{"worker: ", "IdleThreshold"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cfg Config
+			if err := cfg.Flags().Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			err := cfg.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("valid configuration refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("accepted, want errors naming %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestValidateFlag: `worker -validate` checks without connecting (nothing listens on the
+// addresses given) and exits non-zero naming the bad setting.
+func TestValidateFlag(t *testing.T) {
+	for _, tt := range []struct {
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{[]string{"-validate", "-kafka-brokers", "127.0.0.1:1", "-clickhouse-addr", "127.0.0.1:1"}, 0, "configuration ok"},
+		{[]string{"-validate", "-max-batch", "-3"}, 1, "worker max batch records -3"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var cfg Config
+			var stdout, stderr bytes.Buffer
+			code, done := service.Configure(tt.args, cfg.Flags(), &cfg.Common, &cfg, &stdout, &stderr)
+			if !done || code != tt.wantCode || !strings.Contains(stdout.String()+stderr.String(), tt.want) {
+				t.Fatalf("done %v, code %d, stdout %q, stderr %q; want code %d and %q", done, code, stdout.String(), stderr.String(), tt.wantCode, tt.want)
+			}
+		})
 	}
 }

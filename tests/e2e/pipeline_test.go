@@ -58,8 +58,11 @@ func TestHTTPToClickHouse(t *testing.T) {
 	e.worker(t)
 	e.gateway(t)
 	url := "http://" + e.gatewayAddr + "/v1/events"
-	body := `{"event_id":"hello-1","account_id":"acme","user_id":"ada","name":"report.exported","timestamp":"` +
-		time.Now().UTC().Format(time.RFC3339) + `"}`
+	eventOf := func(id string) string {
+		return `{"event_id":"` + id + `","account_id":"acme","user_id":"ada","name":"report.exported","timestamp":"` +
+			time.Now().UTC().Format(time.RFC3339) + `"}`
+	}
+	body := eventOf("hello-1")
 
 	code, resp := post(t, url, "e2e-key", "application/json", body)
 	if code != 200 || !strings.Contains(resp, `"accepted":1`) {
@@ -74,9 +77,19 @@ func TestHTTPToClickHouse(t *testing.T) {
 	if code, resp := post(t, url, "e2e-key", "application/json", body); code != 200 {
 		t.Fatalf("repeat: %d %s", code, resp)
 	}
-	time.Sleep(time.Second) // the repeat is flushed within 200 ms; give it five times that
-	if n := countOf(t, conn, `SELECT count() FROM events`); n != 1 {
-		t.Fatalf("after a repeat, count() = %d, want 1", n)
+	// A marker of the same account follows the repeat on its partition, and the worker
+	// stores a partition in order: once the marker is in, so is whatever the repeat left.
+	if code, resp := post(t, url, "e2e-key", "application/json", eventOf("marker-1")); code != 200 {
+		t.Fatalf("marker: %d %s", code, resp)
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if n := countOf(t, conn, `SELECT count() FROM events WHERE event_id = 'marker-1'`); n != 1 {
+			return fmt.Errorf("marker stored %d times", n)
+		}
+		return nil
+	})
+	if n := countOf(t, conn, `SELECT count() FROM events WHERE event_id = 'hello-1'`); n != 1 {
+		t.Fatalf("after a repeat, hello-1 is in events %d times, want 1", n)
 	}
 	if code, resp := post(t, url, "wrong-key", "application/json", body); code != 401 || !strings.Contains(resp, `"error"`) {
 		t.Fatalf("wrong key: %d %s", code, resp)
@@ -139,7 +152,7 @@ func (l *load) run(ctx context.Context, t *testing.T, workers int) {
 					return
 				}
 				if l.pause > 0 {
-					time.Sleep(l.pause)
+					time.Sleep(l.pause) // paces the load generator
 				}
 				evs := l.batch(w, n)
 				body, _ := json.Marshal(evs)
@@ -257,7 +270,14 @@ func TestWorkerKilledMidStream(t *testing.T) {
 		return nil
 	})
 	w.kill(t)
-	time.Sleep(500 * time.Millisecond)
+	// The load goes on while the worker is down, so the restarted worker has a backlog.
+	atKill := l.batches.Load()
+	testenv.Eventually(t, 30*time.Second, func() error {
+		if n := l.batches.Load() - atKill; n < 20 {
+			return fmt.Errorf("%d batches accepted since the worker was killed", n)
+		}
+		return nil
+	})
 	e.worker(t)
 	<-done
 	expectExactlyOnce(t, conn, l.sent, 60*time.Second)
@@ -301,7 +321,19 @@ func TestBrokerDownMidLoad(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(2 * time.Second)
+	// Wait until every sender has had two more requests refused: those were sent and answered
+	// with the broker down, so the 2xx count below has seen the outage, not a moment of it.
+	l.mu.Lock()
+	refused := l.statuses[503]
+	l.mu.Unlock()
+	testenv.Eventually(t, 30*time.Second, func() error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if n := l.statuses[503] - refused; n < 8 {
+			return fmt.Errorf("%d more 503s with the broker down, want 8", n)
+		}
+		return nil
+	})
 	// Allow for requests whose acknowledgement arrived just before the kill.
 	if d := l.batches.Load() - before; d > 8 {
 		t.Errorf("%d batches got 2xx after the broker was killed", d)
@@ -349,7 +381,7 @@ func TestClickHouseDownUnderLoad(t *testing.T) {
 	if err := srv.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(60 * time.Second)
+	time.Sleep(60 * time.Second) // the outage itself: a minute of load with ClickHouse down
 	atDown := l.batches.Load()
 	srv, err = clickhouseserver.Start(context.Background(), clickhouseserver.Config{Dir: dir, TCPPort: atoiPort(t, port)})
 	if err != nil {

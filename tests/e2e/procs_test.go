@@ -33,13 +33,13 @@ func TestMain(m *testing.M) {
 // proc is one service process of a test.
 type proc struct{ *process.Proc }
 
-// start runs a service binary with env and waits (at most 30 s) until its /readyz answers
-// 200 at admin. The test's cleanup stops it and requires a graceful exit.
-func start(t *testing.T, name, admin string, env ...string) proc {
+// start runs a service binary with env and waits (at most 30 s) until its HTTP server named
+// ready answers /readyz with 200. The test's cleanup stops it and requires a graceful exit.
+func start(t *testing.T, name, ready string, env ...string) proc {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := process.Start(ctx, name, filepath.Join(binDir, name), "", admin, env...)
+	p, err := process.Start(ctx, name, filepath.Join(binDir, name), "", ready, env...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,40 +60,46 @@ func (p proc) kill(t *testing.T) {
 	p.Kill()
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	addr, err := process.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
+// anyPort lets the kernel pick a service's port; process.Proc.Addr reads it back from the
+// service's log, so no port is picked here and bound there, with a window for others to
+// take it.
+const anyPort = "127.0.0.1:0"
 
-// env is the set of addresses one test's stack uses.
+// env is the stack of one test: the addresses its services bound, filled in as they start.
 type env struct {
-	brokerAddr, brokerAdmin, brokerData string
-	gatewayAddr, workerAdmin            string
-	chAddr, chDatabase                  string
+	brokerAddr, brokerData string
+	gatewayAddr            string
+	chAddr, chDatabase     string
 }
 
-func newEnv(t *testing.T, chAddr, db string) env {
-	return env{
-		brokerAddr: freeAddr(t), brokerAdmin: freeAddr(t), brokerData: filepath.Join(t.TempDir(), "broker"),
-		gatewayAddr: freeAddr(t), workerAdmin: freeAddr(t), chAddr: chAddr, chDatabase: db,
+func newEnv(t *testing.T, chAddr, db string) *env {
+	return &env{brokerData: filepath.Join(t.TempDir(), "broker"), chAddr: chAddr, chDatabase: db}
+}
+
+// broker starts the broker. A restarted broker listens on the Kafka address of the first, the
+// one the gateway and the worker were given.
+func (e *env) broker(t *testing.T) proc {
+	t.Helper()
+	addr := e.brokerAddr
+	if addr == "" {
+		addr = anyPort
 	}
+	p := start(t, "broker", "admin", "BROKER_ADDR="+addr, "BROKER_ADMIN_ADDR="+anyPort, "BROKER_DATA_DIR="+e.brokerData)
+	e.brokerAddr = p.Addr("broker ready")
+	return p
 }
 
-func (e env) broker(t *testing.T) proc {
-	return start(t, "broker", e.brokerAdmin, "BROKER_ADDR="+e.brokerAddr, "BROKER_ADMIN_ADDR="+e.brokerAdmin, "BROKER_DATA_DIR="+e.brokerData)
-}
-
-func (e env) gateway(t *testing.T, extra ...string) proc {
-	return start(t, "gateway", e.gatewayAddr, append([]string{"GATEWAY_ADDR=" + e.gatewayAddr, "KAFKA_BROKERS=" + e.brokerAddr,
+func (e *env) gateway(t *testing.T, extra ...string) proc {
+	t.Helper()
+	p := start(t, "gateway", "api", append([]string{"GATEWAY_ADDR=" + anyPort, "KAFKA_BROKERS=" + e.brokerAddr,
 		"ENGAGE_DEV=true", "WRITE_KEY=e2e-key", "GATEWAY_PUBLISH_TIMEOUT=3s"}, extra...)...)
+	e.gatewayAddr = p.Addr("api")
+	return p
 }
 
-func (e env) worker(t *testing.T) proc {
-	return start(t, "worker", e.workerAdmin, "WORKER_ADMIN_ADDR="+e.workerAdmin, "KAFKA_BROKERS="+e.brokerAddr,
+func (e *env) worker(t *testing.T) proc {
+	t.Helper()
+	return start(t, "worker", "admin", "WORKER_ADMIN_ADDR="+anyPort, "KAFKA_BROKERS="+e.brokerAddr,
 		"CLICKHOUSE_ADDR="+e.chAddr, "CLICKHOUSE_DATABASE="+e.chDatabase, "WORKER_FLUSH_INTERVAL=200ms")
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/engage-oss/engage/internal/dev/devstack"
+	"github.com/engage-oss/engage/internal/ingest"
 	"github.com/engage-oss/engage/internal/service"
 )
 
@@ -22,7 +23,7 @@ func main() {
 	f.String(&cfg.binDir, "bin-dir", "ENGAGE_BIN_DIR", "bin", "where make build put the service binaries")
 	f.String(&cfg.kafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "", "existing Kafka brokers; empty starts the embedded broker on 127.0.0.1:9092")
 	f.String(&cfg.clickhouseAddr, "clickhouse-addr", "CLICKHOUSE_ADDR", "", "existing ClickHouse (native protocol); empty starts one on 127.0.0.1:9000")
-	f.String(&cfg.writeKey, "write-key", "WRITE_KEY", "dev-write-key", "the dev write key the gateway accepts")
+	f.String(&cfg.writeKey, "write-key", "WRITE_KEY", ingest.DevWriteKey, "the dev write key the gateway accepts")
 	if err := f.Parse(os.Args[1:]); err != nil {
 		service.Fatal("devstack", err)
 	}

@@ -24,22 +24,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// checkFor polls fn until it returns nil or the deadline passes.
-func checkFor(t *testing.T, total, every time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", total, err)
-		}
-		time.Sleep(every)
-	}
-}
-
 // rows writes the raw rows the worker would write for an account's activity.
 type rows struct {
 	t     *testing.T
@@ -228,7 +212,7 @@ func TestHealthChangeContract(t *testing.T) {
 
 	s := start(emitter)
 	rescore(s)
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+	testenv.Eventually(t, 30*time.Second, func() error {
 		if tr := transitions(got.of("acme")); !slices.Equal(tr, []string{"null→red"}) {
 			return fmt.Errorf("acme's events %v, want [null→red]", tr)
 		}
@@ -265,7 +249,7 @@ func TestHealthChangeContract(t *testing.T) {
 	}
 
 	want := []string{"null→red", "red→yellow", "yellow→green"}
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+	testenv.Eventually(t, 30*time.Second, func() error {
 		if tr := transitions(got.of("acme")); !slices.Equal(tr, want) {
 			return fmt.Errorf("acme's events %v, want %v", tr, want)
 		}

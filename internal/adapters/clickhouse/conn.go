@@ -135,27 +135,39 @@ var compressions = map[string]ch.CompressionMethod{
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	switch {
-	case !hostPort.MatchString(c.Addr):
-		return fmt.Errorf("chdb: Config.Addr %q is not host:port", c.Addr)
+	case CheckAddr(c.Addr) != nil:
+		return fmt.Errorf("clickhouse: Config.Addr %q is not host:port", c.Addr)
 	case c.DialTimeout < 0:
-		return fmt.Errorf("chdb: Config.DialTimeout %s is negative", c.DialTimeout)
+		return fmt.Errorf("clickhouse: Config.DialTimeout %s is negative", c.DialTimeout)
 	case c.ReadTimeout < 0:
-		return fmt.Errorf("chdb: Config.ReadTimeout %s is negative", c.ReadTimeout)
+		return fmt.Errorf("clickhouse: Config.ReadTimeout %s is negative", c.ReadTimeout)
 	case c.MaxOpenConns < 0:
-		return fmt.Errorf("chdb: Config.MaxOpenConns %d is negative", c.MaxOpenConns)
+		return fmt.Errorf("clickhouse: Config.MaxOpenConns %d is negative", c.MaxOpenConns)
 	case c.MaxIdleConns < 0:
-		return fmt.Errorf("chdb: Config.MaxIdleConns %d is negative", c.MaxIdleConns)
+		return fmt.Errorf("clickhouse: Config.MaxIdleConns %d is negative", c.MaxIdleConns)
 	case c.ConnMaxLifetime < 0:
-		return fmt.Errorf("chdb: Config.ConnMaxLifetime %s is negative", c.ConnMaxLifetime)
+		return fmt.Errorf("clickhouse: Config.ConnMaxLifetime %s is negative", c.ConnMaxLifetime)
 	}
 	if err := checkName(c.Database); err != nil {
-		return fmt.Errorf("chdb: Config.Database: %w", err)
+		return fmt.Errorf("clickhouse: Config.Database: %w", err)
 	}
 	if _, ok := compressions[c.Compression]; !ok {
-		return fmt.Errorf("chdb: Config.Compression %q is not lz4, zstd or none", c.Compression)
+		return fmt.Errorf("clickhouse: Config.Compression %q is not lz4, zstd or none", c.Compression)
 	}
 	return nil
 }
+
+// CheckAddr reports whether addr is a valid Config.Addr (host:port), for configuration
+// checks that name the setting themselves.
+func CheckAddr(addr string) error {
+	if !hostPort.MatchString(addr) {
+		return errors.New("not host:port")
+	}
+	return nil
+}
+
+// CheckDatabase reports whether name is a valid Config.Database.
+func CheckDatabase(name string) error { return checkName(name) }
 
 var hostPort = regexp.MustCompile(`^(\[[0-9A-Fa-f:.]+\]|[^:\s\[\]]+):[0-9]{1,5}$`)
 
@@ -183,11 +195,11 @@ func Open(ctx context.Context, cfg Config) (driver.Conn, error) {
 		Settings:        ch.Settings(cfg.Settings),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("chdb: opening ClickHouse at %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("clickhouse: opening ClickHouse at %s: %w", cfg.Addr, err)
 	}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("chdb: connecting to ClickHouse at %s, database %s: %w", cfg.Addr, cfg.Database, err)
+		return nil, fmt.Errorf("clickhouse: connecting to ClickHouse at %s, database %s: %w", cfg.Addr, cfg.Database, err)
 	}
 	return guardedConn{conn}, nil
 }
@@ -222,10 +234,10 @@ func Setup(ctx context.Context, cfg Config, migrations fs.FS, dir string) (drive
 // EnsureDatabase creates database name unless it exists.
 func EnsureDatabase(ctx context.Context, conn driver.Conn, name string) error {
 	if err := checkName(name); err != nil {
-		return fmt.Errorf("chdb: creating database: %w", err)
+		return fmt.Errorf("clickhouse: creating database: %w", err)
 	}
 	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(name)); err != nil {
-		return fmt.Errorf("chdb: creating database %s: %w", name, err)
+		return fmt.Errorf("clickhouse: creating database %s: %w", name, err)
 	}
 	return nil
 }
@@ -233,10 +245,10 @@ func EnsureDatabase(ctx context.Context, conn driver.Conn, name string) error {
 // DropDatabase drops database name and everything in it, if it exists.
 func DropDatabase(ctx context.Context, conn driver.Conn, name string) error {
 	if err := checkName(name); err != nil {
-		return fmt.Errorf("chdb: dropping database: %w", err)
+		return fmt.Errorf("clickhouse: dropping database: %w", err)
 	}
 	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(name)); err != nil {
-		return fmt.Errorf("chdb: dropping database %s: %w", name, err)
+		return fmt.Errorf("clickhouse: dropping database %s: %w", name, err)
 	}
 	return nil
 }
@@ -256,7 +268,7 @@ func quoteIdent(name string) string { return "`" + name + "`" }
 
 // ErrInlineInsert is returned by Exec on a connection from Open for an INSERT that carries
 // its rows in the query text (VALUES or FORMAT); use PrepareBatch instead.
-var ErrInlineInsert = errors.New("chdb: INSERT with inline VALUES/FORMAT data hangs on ClickHouse 18.16; use PrepareBatch with a column list")
+var ErrInlineInsert = errors.New("clickhouse: INSERT with inline VALUES/FORMAT data hangs on ClickHouse 18.16; use PrepareBatch with a column list")
 
 // guardedConn turns the 18.16 inline-INSERT hang into an immediate error.
 type guardedConn struct{ driver.Conn }

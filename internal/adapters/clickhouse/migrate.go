@@ -50,7 +50,7 @@ var migrationName = regexp.MustCompile(`^([0-9]+)_([^/]+)\.sql$`)
 func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("chdb: reading migrations in %s: %w", dir, err)
+		return nil, fmt.Errorf("clickhouse: reading migrations in %s: %w", dir, err)
 	}
 	var ms []Migration
 	byVersion := map[uint32]string{}
@@ -61,28 +61,28 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 		}
 		m := migrationName.FindStringSubmatch(name)
 		if m == nil {
-			return nil, fmt.Errorf("chdb: migration %s: name is not NNNN_description.sql", name)
+			return nil, fmt.Errorf("clickhouse: migration %s: name is not NNNN_description.sql", name)
 		}
 		v, err := strconv.ParseUint(m[1], 10, 32)
 		if err != nil || v == 0 {
-			return nil, fmt.Errorf("chdb: migration %s: version %s is not in 1..%d", name, m[1], uint32(1<<32-1))
+			return nil, fmt.Errorf("clickhouse: migration %s: version %s is not in 1..%d", name, m[1], uint32(1<<32-1))
 		}
 		version := uint32(v)
 		if other, dup := byVersion[version]; dup {
-			return nil, fmt.Errorf("chdb: migrations %s and %s have the same version %d", other, name, version)
+			return nil, fmt.Errorf("clickhouse: migrations %s and %s have the same version %d", other, name, version)
 		}
 		byVersion[version] = name
 
 		raw, err := fs.ReadFile(fsys, path.Join(dir, name))
 		if err != nil {
-			return nil, fmt.Errorf("chdb: reading migration %s: %w", name, err)
+			return nil, fmt.Errorf("clickhouse: reading migration %s: %w", name, err)
 		}
 		stmts, err := splitStatements(string(raw))
 		if err != nil {
-			return nil, fmt.Errorf("chdb: migration %s: %w", name, err)
+			return nil, fmt.Errorf("clickhouse: migration %s: %w", name, err)
 		}
 		if len(stmts) == 0 {
-			return nil, fmt.Errorf("chdb: migration %s has no statements", name)
+			return nil, fmt.Errorf("clickhouse: migration %s has no statements", name)
 		}
 		ms = append(ms, Migration{Version: version, Name: name, Checksum: checksum(raw), Statements: stmts})
 	}
@@ -105,7 +105,7 @@ type applied struct {
 // ErrUnknownMigration. Re-running on an up-to-date database changes nothing.
 func Migrate(ctx context.Context, conn driver.Conn, database string, migrations fs.FS, dir string) error {
 	if err := checkName(database); err != nil {
-		return fmt.Errorf("chdb: migrating: %w", err)
+		return fmt.Errorf("clickhouse: migrating: %w", err)
 	}
 	ms, err := LoadMigrations(migrations, dir)
 	if err != nil {
@@ -113,10 +113,10 @@ func Migrate(ctx context.Context, conn driver.Conn, database string, migrations 
 	}
 	var current string
 	if err := conn.QueryRow(ctx, "SELECT currentDatabase()").Scan(&current); err != nil {
-		return fmt.Errorf("chdb: migrating %s: reading the connection's database: %w", database, err)
+		return fmt.Errorf("clickhouse: migrating %s: reading the connection's database: %w", database, err)
 	}
 	if current != database {
-		return fmt.Errorf("chdb: migrating %s: %w: it is %s; open the connection with Config.Database %q",
+		return fmt.Errorf("clickhouse: migrating %s: %w: it is %s; open the connection with Config.Database %q",
 			database, ErrWrongDatabase, current, database)
 	}
 
@@ -132,7 +132,7 @@ func Migrate(ctx context.Context, conn driver.Conn, database string, migrations 
 		statement  UInt32,
 		applied_at DateTime
 	) ENGINE = MergeTree ORDER BY (version, statement)`); err != nil {
-		return fmt.Errorf("chdb: creating %s: %w", table, err)
+		return fmt.Errorf("clickhouse: creating %s: %w", table, err)
 	}
 	state, err := readApplied(ctx, conn, table)
 	if err != nil {
@@ -143,13 +143,13 @@ func Migrate(ctx context.Context, conn driver.Conn, database string, migrations 
 	for _, m := range ms {
 		known[m.Version] = true
 		if a := state[m.Version]; a != nil && a.checksum != "" && a.checksum != m.Checksum {
-			return fmt.Errorf("chdb: migration %s in %s: %w (recorded as %s with checksum %s, file now has %s)",
+			return fmt.Errorf("clickhouse: migration %s in %s: %w (recorded as %s with checksum %s, file now has %s)",
 				m.Name, database, ErrChecksumMismatch, a.name, a.checksum, m.Checksum)
 		}
 	}
 	for v, a := range state {
 		if !known[v] {
-			return fmt.Errorf("chdb: migrating %s: %w: version %d (%s) is not in %s",
+			return fmt.Errorf("clickhouse: migrating %s: %w: version %d (%s) is not in %s",
 				database, ErrUnknownMigration, v, a.name, dir)
 		}
 	}
@@ -176,14 +176,14 @@ func apply(ctx context.Context, conn driver.Conn, database, table string, m Migr
 		if prev != nil {
 			if old, ok := prev.done[n]; ok {
 				if old != sum {
-					return fmt.Errorf("chdb: migration %s in %s: %w: statement %d (%s) ran before the migration failed and was edited since",
+					return fmt.Errorf("clickhouse: migration %s in %s: %w: statement %d (%s) ran before the migration failed and was edited since",
 						m.Name, database, ErrChecksumMismatch, n, abbreviate(stmt))
 				}
 				continue
 			}
 		}
 		if err := conn.Exec(ctx, stmt); err != nil {
-			err = fmt.Errorf("chdb: migration %s in %s, statement %d (%s): %w", m.Name, database, n, abbreviate(stmt), err)
+			err = fmt.Errorf("clickhouse: migration %s in %s, statement %d (%s): %w", m.Name, database, n, abbreviate(stmt), err)
 			if len(ran) > 0 {
 				// ctx may be what failed the statement; the progress must be saved regardless.
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -207,14 +207,14 @@ func checksum(b []byte) string {
 func readApplied(ctx context.Context, conn driver.Conn, table string) (map[uint32]*applied, error) {
 	rows, err := conn.Query(ctx, "SELECT version, name, checksum, statement FROM "+table+" ORDER BY version, statement, applied_at")
 	if err != nil {
-		return nil, fmt.Errorf("chdb: reading %s: %w", table, err)
+		return nil, fmt.Errorf("clickhouse: reading %s: %w", table, err)
 	}
 	defer rows.Close()
 	state := map[uint32]*applied{}
 	for rows.Next() {
 		var r migrationRow
 		if err := rows.Scan(&r.version, &r.name, &r.checksum, &r.statement); err != nil {
-			return nil, fmt.Errorf("chdb: reading %s: %w", table, err)
+			return nil, fmt.Errorf("clickhouse: reading %s: %w", table, err)
 		}
 		a := state[r.version]
 		if a == nil {
@@ -232,7 +232,7 @@ func readApplied(ctx context.Context, conn driver.Conn, table string) (map[uint3
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("chdb: reading %s: %w", table, err)
+		return nil, fmt.Errorf("clickhouse: reading %s: %w", table, err)
 	}
 	return state, nil
 }
@@ -248,17 +248,17 @@ func record(ctx context.Context, conn driver.Conn, table string, rows []migratio
 	name := rows[0].name
 	batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+table+" (version, name, checksum, statement, applied_at)")
 	if err != nil {
-		return fmt.Errorf("chdb: recording migration %s: %w", name, err)
+		return fmt.Errorf("clickhouse: recording migration %s: %w", name, err)
 	}
 	now := time.Now().UTC()
 	for _, r := range rows {
 		if err := batch.Append(r.version, r.name, r.checksum, r.statement, now); err != nil {
 			_ = batch.Abort()
-			return fmt.Errorf("chdb: recording migration %s: %w", name, err)
+			return fmt.Errorf("clickhouse: recording migration %s: %w", name, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("chdb: recording migration %s: %w", name, err)
+		return fmt.Errorf("clickhouse: recording migration %s: %w", name, err)
 	}
 	return nil
 }

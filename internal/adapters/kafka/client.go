@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 )
 
@@ -40,33 +40,28 @@ func ClientOpts(brokers []string, clientID string, log *zap.Logger) []kgo.Opt {
 	return opts
 }
 
-// EnsureTopics creates the named topics that do not exist yet. An existing topic is left
-// as it is, whatever its partition count: repartitioning would move accounts between
-// partitions and is an operator's decision.
+// EnsureTopics creates the named topics that do not exist yet, each with its TopicConfigs.
+// An existing topic is left as it is, whatever its partition count or settings:
+// repartitioning would move accounts between partitions and is an operator's decision.
 func EnsureTopics(ctx context.Context, cl *kgo.Client, partitions int32, replication int16, topics ...string) error {
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = 10_000
-	for _, t := range topics {
-		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic = t
-		rt.NumPartitions = partitions
-		rt.ReplicationFactor = replication
-		for k, v := range TopicConfigs[t] {
-			c := kmsg.NewCreateTopicsRequestTopicConfig()
-			c.Name, c.Value = k, kmsg.StringPtr(v)
-			rt.Configs = append(rt.Configs, c)
-		}
-		req.Topics = append(req.Topics, rt)
-	}
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		return fmt.Errorf("creating topics %v: %w", topics, err)
-	}
+	adm := kadm.NewClient(cl)
 	var errs []error
-	for _, t := range resp.Topics {
-		if err := kerr.ErrorForCode(t.ErrorCode); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			errs = append(errs, fmt.Errorf("creating topic %s: %w", t.Topic, err))
+	for _, t := range topics {
+		var configs map[string]*string
+		for k, v := range TopicConfigs[t] {
+			if configs == nil {
+				configs = map[string]*string{}
+			}
+			configs[k] = kadm.StringPtr(v)
 		}
+		resp, err := adm.CreateTopic(ctx, partitions, replication, configs, t)
+		if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
+			continue
+		}
+		if resp.ErrMessage != "" {
+			err = fmt.Errorf("%w: %s", err, resp.ErrMessage)
+		}
+		errs = append(errs, fmt.Errorf("creating topic %s (partitions %d, replication %d): %w", t, partitions, replication, err))
 	}
 	return errors.Join(errs...)
 }
@@ -101,9 +96,10 @@ func (z zapLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
 
 // TopicConfig says how EnsureTopicsAt creates missing topics.
 type TopicConfig struct {
-	// Partitions per topic. Default 8 (DefaultPartitions).
+	// Partitions per topic. Required; services default it to DefaultPartitions.
 	Partitions int
-	// Replication factor. Default 1 (dev); use 3 on a production cluster.
+	// Replication factor. Required: services default it to DefaultReplication, or
+	// DevReplication in dev mode (see service.Kafka).
 	Replication int
 }
 

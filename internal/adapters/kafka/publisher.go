@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -77,6 +76,3 @@ func (p *Publisher) Check(ctx context.Context) error {
 	}
 	return nil
 }
-
-// ErrNoBrokers is returned by configuration when no broker address is given.
-var ErrNoBrokers = errors.New("no Kafka brokers configured")

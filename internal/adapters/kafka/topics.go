@@ -21,6 +21,15 @@ const (
 // worker instances to share the load, few enough for a laptop.
 const DefaultPartitions = 8
 
+// Replication factors of created topics. A production cluster gets 3, so that losing one
+// broker loses no acknowledged event; dev mode's single embedded broker can only hold 1.
+// A single-broker cluster outside dev mode has to ask for 1 explicitly (TOPIC_REPLICATION),
+// so that a real cluster never silently gets unreplicated topics.
+const (
+	DefaultReplication = 3
+	DevReplication     = 1
+)
+
 // TopicConfigs are the topic-level settings engage creates topics with. The health-change
 // topic is compacted: a CS tool joining late still finds every account's latest change, and
 // the scorer rebuilds which band it last announced per account from it after a restart.

@@ -68,34 +68,24 @@ func BenchmarkWorkerPipeline(b *testing.B) {
 		}
 	}
 
-	w, err := worker.New(worker.DefaultConfig(), kafka.ClientOpts(brokers, "bench-worker", nil), eventstore.New(conn), zap.NewNop(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
+	cfg := worker.DefaultConfig()
+	cfg.Name = "bench-worker"
 	b.ResetTimer()
-	go func() { done <- w.Run(wctx) }()
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
+	stop := testenv.Worker(b, brokers, eventstore.New(conn), cfg, nil)
+	// A short poll interval: the wait is part of the measured time.
+	testenv.EventuallyEvery(b, 10*time.Minute, 20*time.Millisecond, func() error {
 		var n uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM events_raw").Scan(&n); err != nil {
-			b.Fatal(err)
+			return err
 		}
-		if n >= uint64(b.N) {
-			break
+		if n < uint64(b.N) {
+			return fmt.Errorf("%d of %d events stored", n, b.N)
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("after 10 minutes, %d of %d events stored", n, b.N)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
+	stop()
 }
 
 // BenchmarkGatewayHTTP measures the gateway's HTTP → Kafka path in process: the ingest

@@ -158,41 +158,48 @@ type Stack struct {
 // NewStack returns an empty stack; name keeps its data apart from other stacks of the run.
 func (e *Env) NewStack(name string) *Stack { return &Stack{env: e, name: name} }
 
-func (s *Stack) start(ctx context.Context, name, ready string, env ...string) error {
+// start runs a service and waits until its HTTP server named ready answers /readyz. Every
+// listener of the service is configured on port 0; the addresses it got are read from its
+// log (process.Proc.Addr), so no port is picked here and bound there.
+func (s *Stack) start(ctx context.Context, name, ready string, env ...string) (*process.Proc, error) {
 	bin, err := s.env.binary(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	env = append(env, "LOG_LEVEL=warn")
+	// info, not less: the "listening" lines carrying the addresses are info lines. Services
+	// log little else at info once running.
+	env = append(env, "LOG_LEVEL=info")
 	p, err := process.Start(ctx, name, bin, s.env.Src, ready, env...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.procs = append(s.procs, p)
-	return nil
+	return p, nil
 }
+
+// anyPort is the listen address of every service of a stack: the kernel picks the port.
+const anyPort = "127.0.0.1:0"
 
 // StartBroker starts the embedded broker with a fresh data directory.
 func (s *Stack) StartBroker(ctx context.Context) error {
-	addr, err1 := process.FreeAddr()
-	admin, err2 := process.FreeAddr()
-	if err1 != nil || err2 != nil {
-		return fmt.Errorf("picking ports: %v %v", err1, err2)
-	}
-	s.BrokerAddr = addr
-	return s.start(ctx, "broker", admin, "BROKER_ADDR="+addr, "BROKER_ADMIN_ADDR="+admin,
+	p, err := s.start(ctx, "broker", "admin", "BROKER_ADDR="+anyPort, "BROKER_ADMIN_ADDR="+anyPort,
 		"BROKER_DATA_DIR="+filepath.Join(s.env.Dir, s.name, "broker"))
+	if err != nil {
+		return err
+	}
+	s.BrokerAddr = p.Addr("broker ready")
+	return nil
 }
 
 // StartGateway starts the gateway in dev mode with WriteKey, producing to the broker.
 func (s *Stack) StartGateway(ctx context.Context) error {
-	addr, err := process.FreeAddr()
+	p, err := s.start(ctx, "gateway", "api", "GATEWAY_ADDR="+anyPort, "KAFKA_BROKERS="+s.BrokerAddr,
+		"ENGAGE_DEV=true", "WRITE_KEY="+WriteKey)
 	if err != nil {
 		return err
 	}
-	s.GatewayAddr = addr
-	return s.start(ctx, "gateway", addr, "GATEWAY_ADDR="+addr, "KAFKA_BROKERS="+s.BrokerAddr,
-		"ENGAGE_DEV=true", "WRITE_KEY="+WriteKey)
+	s.GatewayAddr = p.Addr("api")
+	return nil
 }
 
 // StartWorker starts a worker with the dev defaults, writing to database (created and
@@ -202,13 +209,13 @@ func (s *Stack) StartWorker(ctx context.Context, database string) error {
 	if err != nil {
 		return err
 	}
-	admin, err := process.FreeAddr()
+	p, err := s.start(ctx, "worker", "admin", "WORKER_ADMIN_ADDR="+anyPort, "KAFKA_BROKERS="+s.BrokerAddr,
+		"CLICKHOUSE_ADDR="+ch.TCPAddr(), "CLICKHOUSE_DATABASE="+database)
 	if err != nil {
 		return err
 	}
-	s.WorkerAdmin, s.Database = admin, database
-	return s.start(ctx, "worker", admin, "WORKER_ADMIN_ADDR="+admin, "KAFKA_BROKERS="+s.BrokerAddr,
-		"CLICKHOUSE_ADDR="+ch.TCPAddr(), "CLICKHOUSE_DATABASE="+database)
+	s.WorkerAdmin, s.Database = p.Addr("admin"), database
+	return nil
 }
 
 // StartScorer starts the scorer with the dev defaults and the repository's health model.
@@ -217,14 +224,14 @@ func (s *Stack) StartScorer(ctx context.Context, database string) error {
 	if err != nil {
 		return err
 	}
-	addr, err := process.FreeAddr()
+	env := []string{"SCORER_ADDR=" + anyPort, "KAFKA_BROKERS=" + s.BrokerAddr, "CLICKHOUSE_ADDR=" + ch.TCPAddr(),
+		"CLICKHOUSE_DATABASE=" + database, "ENGAGE_DEV=true"}
+	p, err := s.start(ctx, "scorer", "api", env...)
 	if err != nil {
 		return err
 	}
-	s.ScorerAddr = addr
-	env := []string{"SCORER_ADDR=" + addr, "KAFKA_BROKERS=" + s.BrokerAddr, "CLICKHOUSE_ADDR=" + ch.TCPAddr(),
-		"CLICKHOUSE_DATABASE=" + database, "ENGAGE_DEV=true"}
-	return s.start(ctx, "scorer", addr, env...)
+	s.ScorerAddr = p.Addr("api")
+	return nil
 }
 
 // PIDs names every running process of the stack, and ClickHouse when it runs.

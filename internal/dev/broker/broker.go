@@ -39,18 +39,19 @@ func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:9092", DataDir: ".data/broker", Partitions: kafka.DefaultPartitions}
 }
 
-// Validate names the first bad field.
+// Validate names every bad field.
 func (c Config) Validate() error {
+	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return fmt.Errorf("broker addr %q: %w", c.Addr, err)
+		errs = append(errs, fmt.Errorf("broker addr %q: %w", c.Addr, err))
 	}
 	if c.DataDir == "" {
-		return errors.New("broker data dir: must be set (data must survive a restart)")
+		errs = append(errs, errors.New("broker data dir: must be set (data must survive a restart)"))
 	}
 	if c.Partitions < 1 || c.Partitions > 1024 {
-		return fmt.Errorf("broker partitions %d: must be 1..1024", c.Partitions)
+		errs = append(errs, fmt.Errorf("broker partitions %d: must be 1..1024", c.Partitions))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Broker is a running embedded broker.

@@ -49,17 +49,17 @@ type Config struct {
 func (c Config) Validate() error {
 	switch {
 	case c.Dir == "":
-		return errors.New("chserver: Config.Dir is required")
+		return errors.New("clickhouseserver: Config.Dir is required")
 	case c.TCPPort < 0 || c.TCPPort > 65535:
-		return fmt.Errorf("chserver: Config.TCPPort %d is outside 0..65535", c.TCPPort)
+		return fmt.Errorf("clickhouseserver: Config.TCPPort %d is outside 0..65535", c.TCPPort)
 	case c.HTTPPort < 0 || c.HTTPPort > 65535:
-		return fmt.Errorf("chserver: Config.HTTPPort %d is outside 0..65535", c.HTTPPort)
+		return fmt.Errorf("clickhouseserver: Config.HTTPPort %d is outside 0..65535", c.HTTPPort)
 	case c.TCPPort != 0 && c.TCPPort == c.HTTPPort:
-		return fmt.Errorf("chserver: Config.TCPPort and Config.HTTPPort are both %d", c.TCPPort)
+		return fmt.Errorf("clickhouseserver: Config.TCPPort and Config.HTTPPort are both %d", c.TCPPort)
 	case c.StartTimeout < 0:
-		return fmt.Errorf("chserver: Config.StartTimeout %s is negative", c.StartTimeout)
+		return fmt.Errorf("clickhouseserver: Config.StartTimeout %s is negative", c.StartTimeout)
 	case c.StopTimeout < 0:
-		return fmt.Errorf("chserver: Config.StopTimeout %s is negative", c.StopTimeout)
+		return fmt.Errorf("clickhouseserver: Config.StopTimeout %s is negative", c.StopTimeout)
 	}
 	return nil
 }
@@ -75,7 +75,7 @@ func (c Config) withDefaults() (Config, error) {
 	// against its own working directory, not against the config file.
 	abs, err := filepath.Abs(c.Dir)
 	if err != nil {
-		return c, fmt.Errorf("chserver: resolving Config.Dir %q: %w", c.Dir, err)
+		return c, fmt.Errorf("clickhouseserver: resolving Config.Dir %q: %w", c.Dir, err)
 	}
 	c.Dir = abs
 	return c, nil
@@ -90,7 +90,7 @@ func FindBinary(binary string) (path string, args []string, err error) {
 	if binary != "" {
 		p, err := exec.LookPath(binary)
 		if err != nil {
-			return "", nil, fmt.Errorf("chserver: server binary %q: %w (%w)", binary, ErrNotInstalled, err)
+			return "", nil, fmt.Errorf("clickhouseserver: server binary %q: %w (%w)", binary, ErrNotInstalled, err)
 		}
 		return p, serverArgs(p), nil
 	}
@@ -105,7 +105,7 @@ func FindBinary(binary string) (path string, args []string, err error) {
 	if p, err := exec.LookPath("clickhouse"); err == nil {
 		return p, serverArgs(p), nil
 	}
-	return "", nil, fmt.Errorf("chserver: no clickhouse-server in PATH, %v or clickhouse in PATH: %w",
+	return "", nil, fmt.Errorf("clickhouseserver: no clickhouse-server in PATH, %v or clickhouse in PATH: %w",
 		fallbackBinaries, ErrNotInstalled)
 }
 

@@ -25,7 +25,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +32,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/engage-oss/engage/internal/dev/process"
 )
 
 // ExitError is the error of a server that exited without being asked to.
@@ -134,13 +135,13 @@ func start(ctx context.Context, cfg Config, bin string, args []string) (*Server,
 	}
 	console, err := os.OpenFile(filepath.Join(logs, consoleLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("chserver: opening console log: %w", err)
+		return nil, fmt.Errorf("clickhouseserver: opening console log: %w", err)
 	}
 
 	cmd := exec.Command(bin, append(args, "--config-file="+filepath.Join(cfg.Dir, configFile))...)
 	cmd.Dir = cfg.Dir
 	cmd.Stdout, cmd.Stderr = console, console
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 
 	s := &Server{
 		cfg:      cfg,
@@ -151,12 +152,13 @@ func start(ctx context.Context, cfg Config, bin string, args []string) (*Server,
 		console:  console,
 		done:     make(chan struct{}),
 	}
-	started := make(chan error, 1)
-	go s.run(cmd, started)
-	if err := <-started; err != nil {
+	exited, err := process.Spawn(cmd)
+	if err != nil {
 		console.Close()
-		return nil, fmt.Errorf("chserver: starting %s: %w", bin, err)
+		return nil, fmt.Errorf("clickhouseserver: starting %s: %w", bin, err)
 	}
+	s.pid = cmd.Process.Pid
+	go s.reap(exited)
 	if err := s.waitReady(ctx); err != nil {
 		s.signal(syscall.SIGKILL)
 		<-s.done
@@ -165,20 +167,9 @@ func start(ctx context.Context, cfg Config, bin string, args []string) (*Server,
 	return s, nil
 }
 
-// run starts the process and reaps it. Linux delivers Pdeathsig when the *thread* that forked
-// the child exits, not the process; the Go runtime may retire threads, so the fork happens on
-// a thread locked to this goroutine, which lives exactly as long as the child.
-func (s *Server) run(cmd *exec.Cmd, started chan<- error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := cmd.Start(); err != nil {
-		started <- err
-		return
-	}
-	s.pid = cmd.Process.Pid
-	started <- nil
-	werr := cmd.Wait()
-
+// reap records how the process ended. process.Spawn gave the child its Pdeathsig.
+func (s *Server) reap(exited <-chan error) {
+	werr := <-exited
 	s.mu.Lock()
 	if !s.stopping {
 		s.err = &ExitError{Err: werr, Log: s.logTail()}
@@ -198,7 +189,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 		MaxIdleConns: 1,
 	})
 	if err != nil {
-		return fmt.Errorf("chserver: client for readiness check of %s: %w", s.tcpAddr, err)
+		return fmt.Errorf("clickhouseserver: client for readiness check of %s: %w", s.tcpAddr, err)
 	}
 	defer conn.Close()
 
@@ -215,9 +206,9 @@ func (s *Server) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-s.done:
-			return fmt.Errorf("chserver: starting %s in %s: %w", s.bin, s.cfg.Dir, s.Err())
+			return fmt.Errorf("clickhouseserver: starting %s in %s: %w", s.bin, s.cfg.Dir, s.Err())
 		case <-ctx.Done():
-			return fmt.Errorf("chserver: %s in %s did not answer SELECT 1 on %s in time (%w; last error: %v)\nlast lines of its logs:\n%s",
+			return fmt.Errorf("clickhouseserver: %s in %s did not answer SELECT 1 on %s in time (%w; last error: %v)\nlast lines of its logs:\n%s",
 				s.bin, s.cfg.Dir, s.tcpAddr, ctx.Err(), lastErr, s.logTail())
 		case <-tick.C:
 		}
@@ -247,12 +238,12 @@ func (s *Server) stop(ctx context.Context) error {
 	case <-timer.C:
 		s.signal(syscall.SIGKILL)
 		<-s.done
-		forced = fmt.Errorf("chserver: clickhouse-server (pid %d) did not stop within %s of SIGTERM and was killed",
+		forced = fmt.Errorf("clickhouseserver: clickhouse-server (pid %d) did not stop within %s of SIGTERM and was killed",
 			s.pid, s.cfg.StopTimeout)
 	case <-ctx.Done():
 		s.signal(syscall.SIGKILL)
 		<-s.done
-		forced = fmt.Errorf("chserver: stopping clickhouse-server (pid %d): %w; it was killed", s.pid, ctx.Err())
+		forced = fmt.Errorf("clickhouseserver: stopping clickhouse-server (pid %d): %w; it was killed", s.pid, ctx.Err())
 	}
 	if err := s.Err(); err != nil {
 		return err
@@ -339,10 +330,15 @@ func tailFile(path string, from, maxBytes int64, maxLines int) string {
 	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
-// pickPorts fills in ports left 0. The listeners stay open until both ports are chosen, so
-// the two cannot be the same; a race with another process remains, which Start handles by
-// retrying.
-func pickPorts(tcpPort, httpPort int) (int, int, error) {
+// pickPorts is freePorts; tests replace it to lose the race for a port on purpose.
+var pickPorts = freePorts
+
+// freePorts fills in ports left 0. ClickHouse 18.16 cannot be told to listen on port 0 and
+// report the port it got, so a free port is picked here and bound by the server a moment
+// later. The listeners stay open until both ports are chosen, so the two cannot be the same;
+// another process may still take a port in between, which Start handles by retrying with new
+// ports (see busyPort).
+func freePorts(tcpPort, httpPort int) (int, int, error) {
 	var lns []net.Listener
 	defer func() {
 		for _, ln := range lns {
@@ -355,7 +351,7 @@ func pickPorts(tcpPort, httpPort int) (int, int, error) {
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return fmt.Errorf("chserver: picking a free port: %w", err)
+			return fmt.Errorf("clickhouseserver: picking a free port: %w", err)
 		}
 		lns = append(lns, ln)
 		*p = ln.Addr().(*net.TCPAddr).Port

@@ -17,13 +17,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/engage-oss/engage/internal/ingest"
 )
 
 // SenderConfig configures a Sender. DefaultSenderConfig holds the defaults.
 type SenderConfig struct {
 	// URL is the gateway's base URL; events go to URL/v1/events. Default http://127.0.0.1:8080.
 	URL string
-	// WriteKey is sent as "Authorization: Bearer <key>"; default dev-write-key.
+	// WriteKey is sent as "Authorization: Bearer <key>"; default ingest.DevWriteKey.
 	WriteKey string
 	// BatchSize is the most events in one request; default 500.
 	BatchSize int
@@ -51,7 +53,7 @@ type SenderConfig struct {
 // DefaultSenderConfig returns the defaults: the dev gateway and write key of `make run`.
 func DefaultSenderConfig() SenderConfig {
 	return SenderConfig{
-		URL: "http://127.0.0.1:8080", WriteKey: "dev-write-key", BatchSize: 500, MaxBatchBytes: 1 << 20,
+		URL: "http://127.0.0.1:8080", WriteKey: ingest.DevWriteKey, BatchSize: 500, MaxBatchBytes: 1 << 20,
 		Lanes: 4, Gzip: true, MaxAttempts: 10, MinBackoff: 250 * time.Millisecond, MaxBackoff: 10 * time.Second,
 	}
 }

@@ -9,7 +9,7 @@
 package devstack
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/engage-oss/engage/internal/dev/process"
 )
 
 // Proc describes one child process.
@@ -52,33 +54,63 @@ func (o *output) printf(name string, color int, format string, args ...any) {
 	fmt.Fprintf(o.w, "%s%-9s|\x1b[0m %s\n", colors[color%len(colors)], name, fmt.Sprintf(format, args...))
 }
 
-func (o *output) pipe(name string, color int, r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		o.printf(name, color, "%s", sc.Text())
+// lineWriter is a child's stdout and stderr: it prints each complete line with the child's
+// prefix, so lines of different children never interleave mid-line.
+type lineWriter struct {
+	out     *output
+	name    string
+	color   int
+	partial []byte
+}
+
+// maxLine is the longest line printed as one; a longer one is cut into pieces.
+const maxLine = 1 << 20
+
+// Write is called by one goroutine at a time (os/exec copies the child's output, both
+// streams through one pipe, in one goroutine).
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.partial = append(w.partial, p...)
+	rest := w.partial
+	for {
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			w.out.printf(w.name, w.color, "%s", rest[:i])
+			rest = rest[i+1:]
+		} else if len(rest) >= maxLine {
+			w.out.printf(w.name, w.color, "%s", rest[:maxLine])
+			rest = rest[maxLine:]
+		} else {
+			break
+		}
+	}
+	w.partial = w.partial[:copy(w.partial, rest)]
+	return len(p), nil
+}
+
+// flush prints what is left after the last newline; call it once the child has exited.
+func (w *lineWriter) flush() {
+	if len(w.partial) > 0 {
+		w.out.printf(w.name, w.color, "%s", w.partial)
+		w.partial = w.partial[:0]
 	}
 }
 
+// start runs p with process.Spawn, so the child dies with the supervisor (Pdeathsig from a
+// thread that lives as long as the child), in its own process group, so that Ctrl-C on the
+// terminal reaches only the supervisor, which then stops the children in order.
 func start(p Proc, env []string, out *output, color int) (*running, error) {
 	cmd := exec.Command(p.Path, p.Args...)
 	cmd.Env = append(append([]string{}, env...), p.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	lw := &lineWriter{out: out, name: p.Name, color: color}
+	cmd.Stdout, cmd.Stderr = lw, lw
+	exited, err := process.Spawn(cmd)
 	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s (%s): %w", p.Name, p.Path, err)
 	}
 	r := &running{proc: p, cmd: cmd, done: make(chan struct{})}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); out.pipe(p.Name, color, stdout) }()
 	go func() {
-		wg.Wait() // drain output before Wait closes the pipe
-		r.err = cmd.Wait()
+		r.err = <-exited // Wait returns once the output is copied too
+		lw.flush()
 		close(r.done)
 	}()
 	return r, nil

@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/engage-oss/engage/internal/dev/testenv"
 )
 
 type lockedBuffer struct {
@@ -42,7 +48,16 @@ func longRunning(name string) Step {
 // others, as make run must when the broker or ClickHouse dies.
 func TestMemberDiesStopsTheRest(t *testing.T) {
 	out := &lockedBuffer{}
-	s := &Stack{Out: out, Steps: []Step{longRunning("first"), sh("dies", "sleep 0.3; exit 3"), longRunning("last")}}
+	// dies exits once the others have their traps in place, so they can show that they were
+	// stopped.
+	flag := filepath.Join(t.TempDir(), "others-started")
+	s := &Stack{Out: out, Steps: []Step{longRunning("first"), sh("dies", `while [ ! -e '`+flag+`' ]; do sleep 0.01; done; exit 3`), longRunning("last")},
+		OnReady: func() {
+			waitOutput(t, out, "started first", "started last")
+			if err := os.WriteFile(flag, nil, 0o644); err != nil {
+				t.Error(err)
+			}
+		}}
 	start := time.Now()
 	err := s.Run(context.Background())
 	if !errors.Is(err, ErrMemberDied) || !strings.Contains(err.Error(), "dies exited unexpectedly") {
@@ -69,7 +84,7 @@ func TestStopOrderAndDeadline(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	<-ready
-	time.Sleep(300 * time.Millisecond) // let the shells install their traps
+	waitOutput(t, out, "started stubborn", "started first", "started second")
 	start := time.Now()
 	cancel()
 	if err := <-done; err != nil {
@@ -99,11 +114,98 @@ func TestNoOrphans(t *testing.T) {
 	_ = procMember{r}.Stop(ctx)
 	// The whole process group is signalled: the backgrounded sleep must be gone too. It dies
 	// asynchronously, so poll for a while before calling it an orphan.
-	deadline := time.Now().Add(3 * time.Second)
-	for syscall.Kill(-pid, 0) == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("process group %d still has members", pid)
+	testenv.EventuallyEvery(t, 3*time.Second, 20*time.Millisecond, func() error {
+		if syscall.Kill(-pid, 0) == nil {
+			return fmt.Errorf("process group %d still has members", pid)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+}
+
+// waitOutput waits until out holds every one of lines: the shells of longRunning print
+// "started <name>" once their SIGTERM trap is in place.
+func waitOutput(t *testing.T, out *lockedBuffer, lines ...string) {
+	t.Helper()
+	testenv.EventuallyEvery(t, 10*time.Second, 10*time.Millisecond, func() error {
+		o := out.String()
+		for _, l := range lines {
+			if !strings.Contains(o, l) {
+				return fmt.Errorf("no %q in the output yet:\n%s", l, o)
+			}
+		}
+		return nil
+	})
+}
+
+// TestChildOutlivesStartingThread is the regression test of Pdeathsig without a locked
+// thread: Linux sends the parent-death signal when the *thread* that forked the child ends.
+// The goroutine that starts the child here locks its thread and then returns, which ends the
+// thread; the child must live on and stop in order on SIGTERM, not die by SIGKILL.
+func TestChildOutlivesStartingThread(t *testing.T) {
+	out := &lockedBuffer{}
+	release := make(chan struct{})
+	type result struct {
+		tid int
+		r   *running
+		err error
+	}
+	// The runtime never ends the main thread (it parks it), so a goroutine that finds itself
+	// there holds it and starts the child from a new goroutine, which runs on another thread.
+	var try func(res chan<- result)
+	try = func(res chan<- result) {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		tid := syscall.Gettid()
+		if tid == syscall.Getpid() {
+			defer runtime.UnlockOSThread()
+			inner := make(chan result, 1)
+			go try(inner)
+			res <- <-inner
+			return
+		}
+		r, err := start(*longRunning("child").Proc, nil, &output{w: out}, 0)
+		res <- result{tid, r, err}
+		<-release
+	}
+	res := make(chan result, 1)
+	go try(res)
+	got := <-res
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	waitOutput(t, out, "started child")
+	close(release)
+	// The thread leaves /proc only after the kernel has sent any parent-death signal.
+	testenv.EventuallyEvery(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if _, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", got.tid)); err == nil {
+			return fmt.Errorf("thread %d that started the child still runs", got.tid)
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := (procMember{got.r}).Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got.r.err != nil || !strings.Contains(out.String(), "stopping child") {
+		t.Fatalf("child ended with %v, want a clean exit on SIGTERM; output:\n%s", got.r.err, out.String())
+	}
+}
+
+// TestLineWriter: every line gets the child's prefix, a line written in pieces is printed
+// once, a line that grows past maxLine without a newline is cut, and the rest after the last newline is printed at exit.
+func TestLineWriter(t *testing.T) {
+	out := &lockedBuffer{}
+	w := &lineWriter{out: &output{w: out}, name: "svc", color: 0}
+	long := strings.Repeat("x", maxLine+3)
+	for _, piece := range []string{"one\ntw", "o\n", long, "\n", "tail"} {
+		if _, err := w.Write([]byte(piece)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.flush()
+	prefix := colors[0] + "svc      |\x1b[0m "
+	want := prefix + "one\n" + prefix + "two\n" + prefix + long[:maxLine] + "\n" + prefix + "xxx\n" + prefix + "tail\n"
+	if got := out.String(); got != want {
+		t.Errorf("output differs (%d bytes, want %d): %.200q", len(got), len(want), got)
 	}
 }

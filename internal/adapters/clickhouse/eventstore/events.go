@@ -1,5 +1,8 @@
-// Package eventstore is engage's ClickHouse storage: it writes the stream worker's batches
-// (raw events, session rows) and reads what the worker and the scorer need back.
+// Package eventstore is the stream worker's ClickHouse storage: it writes raw events
+// (events_raw) and the sessionizer's rows (sessions_raw, session_days_raw,
+// session_events_raw), and reads back what a restore needs (session_events_raw and
+// sessions_raw). It implements worker.Store and session.Store. The scorer reads through its
+// own package, internal/adapters/clickhouse/scorestore.
 //
 // Every insert names its columns: ClickHouse 18.16 through clickhouse-go/v2 requires it, and
 // it keeps inserts working when a migration adds a column.
@@ -13,6 +16,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/engage-oss/engage/internal/session"
 	"github.com/engage-oss/engage/internal/worker"
 )
 
@@ -24,25 +28,31 @@ type Store struct {
 // New returns a Store on conn, whose default database holds engage's tables.
 func New(conn driver.Conn) *Store { return &Store{conn: conn} }
 
-// Write stores a batch. Rows are idempotent (see the migrations), so a retry after a
-// partial failure is safe.
-func (s *Store) Write(ctx context.Context, b *worker.Batch) error {
-	// Order matters: see worker.Batch.
-	if len(b.Sessions) > 0 {
-		if err := s.writeSessions(ctx, b.Sessions); err != nil {
+// WriteEvents stores raw events in events_raw. Rows are idempotent (a repeat collapses by
+// event_id, see rawVersion), so a retry after a partial failure is safe. Errors that mean
+// "these rows are bad" are classified permanent (see classify).
+func (s *Store) WriteEvents(ctx context.Context, evs []worker.RawEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	return classify(s.writeEvents(ctx, evs))
+}
+
+// WriteRows stores session rows in the order session.Rows asks for: sessions, days, then the
+// sessionized events a restore reads. Rows are idempotent (see the migrations).
+func (s *Store) WriteRows(ctx context.Context, r *session.Rows) error {
+	if len(r.Sessions) > 0 {
+		if err := s.writeSessions(ctx, r.Sessions); err != nil {
 			return classify(err)
 		}
 	}
-	if len(b.Days) > 0 {
-		if err := s.writeDays(ctx, b.Days); err != nil {
+	if len(r.Days) > 0 {
+		if err := s.writeDays(ctx, r.Days); err != nil {
 			return classify(err)
 		}
 	}
-	if len(b.Events) > 0 {
-		if err := s.writeSessionEvents(ctx, b.Events); err != nil {
-			return classify(err)
-		}
-		if err := s.writeEvents(ctx, b.Events); err != nil {
+	if len(r.Events) > 0 {
+		if err := s.writeSessionEvents(ctx, r.Events); err != nil {
 			return classify(err)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/engage-oss/engage/internal/event"
-	"github.com/engage-oss/engage/internal/worker"
+	"github.com/engage-oss/engage/internal/session"
 )
 
 // PartitionClock returns the newest sessionized event time of a Kafka partition, in Unix ms,
@@ -30,8 +30,8 @@ type span struct{ start, end int64 }
 // that replaced it starts no later and ends no earlier), and from them the time from which
 // the user's events are needed. Then it loads those events. Loading from the start of a
 // session, never from its middle, is what makes the recomputed sessions equal the stored ones.
-func (s *Store) Load(ctx context.Context, r worker.Restore) (worker.Restored, error) {
-	var res worker.Restored
+func (s *Store) Load(ctx context.Context, r session.Restore) (session.Restored, error) {
+	var res session.Restored
 	var b strings.Builder
 	args := []any{uint16(r.Partition)}
 	b.WriteString(`SELECT account_id, user_id, session_id, min(start_ms), max(end_ms), argMax(deleted, ver) FROM sessions_raw WHERE kafka_partition = ?`)
@@ -58,10 +58,10 @@ func (s *Store) Load(ctx context.Context, r worker.Restore) (worker.Restored, er
 	if err != nil {
 		return res, fmt.Errorf("loading open sessions of partition %d: %w", r.Partition, err)
 	}
-	sessions := map[worker.UserKey][]span{}
-	var live []worker.StoredSession
+	sessions := map[session.Key][]span{}
+	var live []session.StoredSession
 	for rows.Next() {
-		var k worker.UserKey
+		var k session.Key
 		var sp span
 		var id string
 		var deleted uint8
@@ -71,7 +71,7 @@ func (s *Store) Load(ctx context.Context, r worker.Restore) (worker.Restored, er
 		}
 		sessions[k] = append(sessions[k], sp)
 		if deleted == 0 {
-			live = append(live, worker.StoredSession{UserKey: k, ID: id, StartMs: sp.start, EndMs: sp.end})
+			live = append(live, session.StoredSession{Key: k, ID: id, StartMs: sp.start, EndMs: sp.end})
 		}
 	}
 	rows.Close()
@@ -88,7 +88,7 @@ func (s *Store) Load(ctx context.Context, r worker.Restore) (worker.Restored, er
 	if err != nil {
 		return res, err
 	}
-	from := map[worker.UserKey]int64{}
+	from := map[session.Key]int64{}
 	minFrom := int64(-1)
 	for k, sps := range sessions {
 		newest, ok := newestEvent[k]
@@ -126,7 +126,7 @@ func (s *Store) Load(ctx context.Context, r worker.Restore) (worker.Restored, er
 		return res, nil
 	}
 	for _, ls := range live {
-		if f, ok := from[ls.UserKey]; ok && ls.StartMs >= f {
+		if f, ok := from[ls.Key]; ok && ls.StartMs >= f {
 			res.Sessions = append(res.Sessions, ls)
 		}
 	}
@@ -153,16 +153,17 @@ func (s *Store) Load(ctx context.Context, r worker.Restore) (worker.Restored, er
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e worker.StoredEvent
+		var e session.EventRow
 		var kind uint8
 		if err := rows.Scan(&e.Account, &e.User, &e.ID, &e.TsMs, &kind); err != nil {
 			return res, fmt.Errorf("scanning session events of partition %d: %w", r.Partition, err)
 		}
-		f, ok := from[e.UserKey]
+		f, ok := from[e.Key]
 		if !ok || e.TsMs < f {
 			continue
 		}
 		e.Kind = event.Kind(kind)
+		e.Partition = r.Partition
 		res.Events = append(res.Events, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -173,7 +174,7 @@ func (s *Store) Load(ctx context.Context, r worker.Restore) (worker.Restored, er
 
 // newestEvents returns the newest sessionized event time of each user of a partition (of the
 // given users, when users is not nil).
-func (s *Store) newestEvents(ctx context.Context, partition int32, users []worker.UserKey) (map[worker.UserKey]int64, error) {
+func (s *Store) newestEvents(ctx context.Context, partition int32, users []session.Key) (map[session.Key]int64, error) {
 	var b strings.Builder
 	args := []any{uint16(partition)}
 	b.WriteString(`SELECT account_id, user_id, max(ts_ms) FROM session_events_raw WHERE kafka_partition = ?`)
@@ -194,9 +195,9 @@ func (s *Store) newestEvents(ctx context.Context, partition int32, users []worke
 		return nil, fmt.Errorf("reading newest events of partition %d: %w", partition, err)
 	}
 	defer rows.Close()
-	out := map[worker.UserKey]int64{}
+	out := map[session.Key]int64{}
 	for rows.Next() {
-		var k worker.UserKey
+		var k session.Key
 		var ts int64
 		if err := rows.Scan(&k.Account, &k.User, &ts); err != nil {
 			return nil, fmt.Errorf("scanning newest events of partition %d: %w", partition, err)
@@ -211,25 +212,20 @@ func (s *Store) newestEvents(ctx context.Context, partition int32, users []worke
 
 const insertSessionEvents = `INSERT INTO session_events_raw (kafka_partition, account_id, user_id, ts_ms, event_id, kind)`
 
-func (s *Store) writeSessionEvents(ctx context.Context, evs []worker.RawEvent) error {
+func (s *Store) writeSessionEvents(ctx context.Context, evs []session.EventRow) error {
+	n := len(evs)
 	var (
-		parts                = make([]uint16, 0, len(evs))
-		accounts, users, ids = make([]string, 0, len(evs)), make([]string, 0, len(evs)), make([]string, 0, len(evs))
-		ts                   = make([]int64, 0, len(evs))
-		kinds                = make([]uint8, 0, len(evs))
+		parts                = make([]uint16, n)
+		accounts, users, ids = make([]string, n), make([]string, n), make([]string, n)
+		ts                   = make([]int64, n)
+		kinds                = make([]uint8, n)
 	)
 	for i := range evs {
 		e := &evs[i]
-		if !e.Sessionized {
-			continue
-		}
-		parts = append(parts, uint16(e.Partition))
-		accounts, users, ids = append(accounts, e.AccountID), append(users, e.UserID), append(ids, e.EventID)
-		ts = append(ts, e.Timestamp.UnixMilli())
-		kinds = append(kinds, uint8(e.Kind()))
-	}
-	if len(parts) == 0 {
-		return nil
+		parts[i] = uint16(e.Partition)
+		accounts[i], users[i], ids[i] = e.Account, e.User, e.ID
+		ts[i] = e.TsMs
+		kinds[i] = uint8(e.Kind)
 	}
 	return insertColumns(ctx, s.conn, "session_events_raw", insertSessionEvents, []any{parts, accounts, users, ts, ids, kinds})
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"time"
 
-	"github.com/engage-oss/engage/internal/worker"
+	"github.com/engage-oss/engage/internal/session"
 )
 
 const insertSessions = `INSERT INTO sessions_raw (account_id, user_id, session_id, started_at, ended_at, start_ms,
  end_ms, active_ms, event_count, kafka_partition, deleted, ver)`
 
-func (s *Store) writeSessions(ctx context.Context, rows []worker.SessionRow) error {
+func (s *Store) writeSessions(ctx context.Context, rows []session.SessionRow) error {
 	n := len(rows)
 	var (
 		accounts, users, ids     = make([]string, n), make([]string, n), make([]string, n)
@@ -36,7 +36,7 @@ func (s *Store) writeSessions(ctx context.Context, rows []worker.SessionRow) err
 const insertDays = `INSERT INTO session_days_raw (account_id, user_id, session_id, day, active_ms, events, active,
  started, deleted, ver)`
 
-func (s *Store) writeDays(ctx context.Context, rows []worker.DayRow) error {
+func (s *Store) writeDays(ctx context.Context, rows []session.DayRow) error {
 	n := len(rows)
 	var (
 		accounts, users, ids = make([]string, n), make([]string, n), make([]string, n)

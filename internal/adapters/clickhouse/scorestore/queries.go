@@ -1,7 +1,7 @@
 package scorestore
 
-// The input queries. Each is a pure function of its parameters, so tests pin the exact SQL
-// and arguments. They share these rules:
+// The input queries. Each is a pure function of its parameters; queries_test.go and
+// store_test.go run them on ClickHouse over hand-made rows. They share these rules:
 //
 //   - They read the raw tables, not the views: ClickHouse 18.16 does not push predicates
 //     into views, and the views' de-duplication (GROUP BY over every column of the key) is
@@ -13,7 +13,7 @@ package scorestore
 //     and feature counts from account_event_names (0007), one row per account and event name.
 //     Materialized views fill both on every insert into events_raw, so they are as fresh.
 //   - Windows are whole UTC days ending today: "30 days" is today() − 29 … today(). The
-//     server's time zone must be UTC, as for the views (chserver configures it).
+//     server's time zone must be UTC, as for the views (internal/dev/clickhouseserver configures it).
 //   - Distinct strings are counted by their cityHash64 (uniqExact of a UInt64 per account),
 //     or grouped by a cityHash64 of a composite key: two String keys make 18.16 use its slow
 //     serialised-key aggregation, a UInt64 key does not. A 64-bit collision among one

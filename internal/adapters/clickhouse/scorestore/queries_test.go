@@ -1,154 +1,167 @@
 package scorestore_test
 
 import (
+	"context"
+	"encoding/json"
 	"reflect"
 	"testing"
 
 	"github.com/engage-oss/engage/internal/adapters/clickhouse/scorestore"
+	"github.com/engage-oss/engage/internal/dev/testenv"
+	"github.com/engage-oss/engage/internal/health"
+	"github.com/engage-oss/engage/internal/scorer"
 )
 
-// npsSQL is the NPS query, whatever its window.
-const npsSQL = `SELECT
-    account,
-    countIf(score >= 9) AS promoters,
-    countIf(score >= 7 AND score < 9) AS passives,
-    countIf(score < 7) AS detractors
-FROM
-(
-    SELECT any(account_id) AS account, argMax(visitParamExtractFloat(properties, 'score'), ts_ms) AS score
-    FROM signal_events
-    WHERE name = '$nps' AND ts >= toDateTime(today() - ?) AND visitParamHas(properties, 'score')
-    GROUP BY cityHash64(account_id, user_id)
-)
-GROUP BY account`
-
-// TestQueryBuilders pins the exact SQL and arguments of every query the scorer sends. A
-// change here must also run on ClickHouse 18.16 (TestReadInputs and TestHistory run them).
-func TestQueryBuilders(t *testing.T) {
+// TestQueryWindows runs the input queries on ClickHouse over a few hand-made rows per case,
+// each on its own account, with rows on both sides of every window edge: the first day of a
+// window counts, the day before it does not. Events are stored 30 s after midnight UTC of
+// their day. TestReadInputs covers the traps of de-duplication over a larger fixture.
+func TestQueryWindows(t *testing.T) {
+	defaults := scorer.Windows{NPSDays: 90, TicketsDays: 30, ContractionDays: 30}
+	ev := func(id, account, user, name string, daysAgo int, props string) fixtureEvent {
+		return fixtureEvent{EventID: id, AccountID: account, UserID: user, Name: name, DaysAgo: daysAgo, Properties: props}
+	}
+	activeOn := func(account, user string, daysAgo int) fixtureSessionDay {
+		return fixtureSessionDay{AccountID: account, UserID: user, SessionID: user + "-s", DaysAgo: daysAgo, Active: 1}
+	}
 	tests := []struct {
-		name     string
-		build    func() (string, []any)
-		wantSQL  string
-		wantArgs []any
+		name    string
+		windows scorer.Windows
+		fx      fixture
+		want    health.Inputs
 	}{
 		{
-			name:  "accounts with features",
-			build: func() (string, []any) { return scorestore.AccountsQuery() },
-			wantSQL: `SELECT
-    account_id,
-    uniqExactIf(cityHash64(name), last_day >= today() - 29 AND name NOT LIKE '$%') AS features
-FROM account_event_names
-GROUP BY account_id`,
-			wantArgs: nil,
+			name:    "nps over 7 days counts each user's latest answer",
+			windows: scorer.Windows{NPSDays: 7, TicketsDays: 30, ContractionDays: 30},
+			fx: fixture{Events: []fixtureEvent{
+				ev("n1", "", "u1", "$nps", 6, `{"score":9}`),   // the window's first day
+				ev("n2", "", "u2", "$nps", 7, `{"score":3}`),   // the day before it
+				ev("n3", "", "u3", "$nps", 0, `{"score":7.5}`), // passive
+				ev("n4", "", "u4", "$nps", 0, `{"comment":"no score"}`),
+				ev("n5", "", "u5", "$nps", 5, `{"score":10}`),
+				ev("n6", "", "u5", "$nps", 1, `{"score":2}`), // u5's latest: a detractor
+			}},
+			want: health.Inputs{NPS: health.NPSAnswers{Promoters: 1, Passives: 1, Detractors: 1}},
 		},
 		{
-			name:  "usage",
-			build: func() (string, []any) { return scorestore.UsageQuery() },
-			wantSQL: `SELECT
-    account,
-    countIf(bitAnd(days, 1) != 0) AS dau,
-    countIf(bitAnd(days, 127) != 0) AS wau,
-    count() AS mau,
-    toUInt32(groupBitOr(days)) AS active_days
-FROM
-(
-    SELECT
-        any(account_id) AS account,
-        groupBitOr(bitShiftLeft(toUInt32(1), toUInt8(today() - day))) AS days
-    FROM session_days_raw FINAL
-    WHERE day >= today() - 29 AND day <= today() AND deleted = 0 AND active = 1
-    GROUP BY cityHash64(account_id, user_id)
-)
-GROUP BY account
-SETTINGS optimize_move_to_prewhere = 0`,
-			wantArgs: nil,
+			name:    "nps over 1 day is today only",
+			windows: scorer.Windows{NPSDays: 1, TicketsDays: 30, ContractionDays: 30},
+			fx: fixture{Events: []fixtureEvent{
+				ev("n1", "", "u1", "$nps", 0, `{"score":10}`),
+				ev("n2", "", "u2", "$nps", 1, `{"score":0}`),
+			}},
+			want: health.Inputs{NPS: health.NPSAnswers{Promoters: 1}},
 		},
 		{
-			name:  "traits as of 30 days ago",
-			build: func() (string, []any) { return scorestore.TraitsQuery(30) },
-			wantSQL: `SELECT
-    account_id,
-    countIf(has_seats) AS seats_n, argMaxIf(seats_v, ts_ms, has_seats) AS seats,
-    countIf(has_plan) AS plan_n, argMaxIf(plan_v, ts_ms, has_plan) AS plan,
-    countIf(has_mrr) AS mrr_n, argMaxIf(mrr_v, ts_ms, has_mrr) AS mrr,
-    countIf(has_status) AS status_n, argMaxIf(status_v, ts_ms, has_status) AS status,
-    countIf(has_seats AND old) AS prev_seats_n, argMaxIf(seats_v, ts_ms, has_seats AND old) AS prev_seats,
-    countIf(has_plan AND old) AS prev_plan_n, argMaxIf(plan_v, ts_ms, has_plan AND old) AS prev_plan,
-    countIf(has_mrr AND old) AS prev_mrr_n, argMaxIf(mrr_v, ts_ms, has_mrr AND old) AS prev_mrr
-FROM
-(
-    SELECT
-        account_id, ts_ms,
-        ts < toDateTime(today() - ?) AS old,
-        visitParamExtractRaw(properties, 'seats') NOT IN ('', 'null') AS has_seats, visitParamExtractFloat(properties, 'seats') AS seats_v,
-        visitParamExtractRaw(properties, 'plan') NOT IN ('', 'null') AS has_plan, visitParamExtractString(properties, 'plan') AS plan_v,
-        visitParamExtractRaw(properties, 'mrr') NOT IN ('', 'null') AS has_mrr, visitParamExtractFloat(properties, 'mrr') AS mrr_v,
-        visitParamExtractRaw(properties, 'status') NOT IN ('', 'null') AS has_status, visitParamExtractString(properties, 'status') AS status_v
-    FROM signal_events
-    WHERE name = '$account'
-)
-GROUP BY account_id`,
-			wantArgs: []any{30},
+			name:    "tickets over 7 days, a redelivered ticket once",
+			windows: scorer.Windows{NPSDays: 90, TicketsDays: 7, ContractionDays: 30},
+			fx: fixture{Events: []fixtureEvent{
+				ev("k1", "", "u1", "$ticket", 6, ""),
+				ev("k2", "", "u1", "$ticket", 7, ""),
+				ev("k3", "", "u2", "$ticket", 0, ""),
+				{EventID: "k3", UserID: "u2", Name: "$ticket", Ver: 2},
+			}},
+			want: health.Inputs{Tickets: 2},
 		},
 		{
-			name:     "nps over 90 days",
-			build:    func() (string, []any) { return scorestore.NPSQuery(90) },
-			wantSQL:  npsSQL,
-			wantArgs: []any{89},
+			name:    "previous terms are those in force 7 days ago",
+			windows: scorer.Windows{NPSDays: 90, TicketsDays: 30, ContractionDays: 7},
+			fx: fixture{Events: []fixtureEvent{
+				ev("a1", "", "", "$account", 8, `{"seats":20,"plan":"business","mrr":100}`),
+				ev("a2", "", "", "$account", 7, `{"seats":15}`), // on the cut-off day: after midnight
+				ev("a3", "", "", "$account", 0, `{"seats":10,"plan":"pro","status":"active"}`),
+			}},
+			want: health.Inputs{Seats: ptr(10), Plan: "pro", MRR: ptr(100.0), Status: ptr(health.StatusActive),
+				Previous: &health.Terms{Seats: ptr(20), Plan: "business", MRR: ptr(100.0)}},
 		},
 		{
-			name:  "tickets over 30 days",
-			build: func() (string, []any) { return scorestore.TicketsQuery(30) },
-			wantSQL: `SELECT account, count() AS tickets
-FROM
-(
-    SELECT any(account_id) AS account
-    FROM signal_events
-    WHERE name = '$ticket' AND ts >= toDateTime(today() - ?)
-    GROUP BY cityHash64(account_id, event_id)
-)
-GROUP BY account`,
-			wantArgs: []any{29},
+			name:    "no previous terms when every trait is newer than the cut-off",
+			windows: scorer.Windows{NPSDays: 90, TicketsDays: 30, ContractionDays: 7},
+			fx: fixture{Events: []fixtureEvent{
+				ev("a1", "", "", "$account", 6, `{"seats":5}`),
+			}},
+			want: health.Inputs{Seats: ptr(5)},
 		},
 		{
-			name:  "last rows",
-			build: func() (string, []any) { return scorestore.LastRowsQuery() },
-			wantSQL: `SELECT
-    account_id,
-    t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8, t.9, t.10, t.11, t.12, t.13
-FROM
-(
-    SELECT account_id, argMax(tuple(rev, scored_at, score, band, usage, nps, tickets, billing, coverage, model_version, reasons, inputs, change_seq), tuple(rev, ver)) AS t
-    FROM account_health_raw
-    GROUP BY account_id
-)`,
-			wantArgs: nil,
+			name:    "features of the last 30 days",
+			windows: defaults,
+			fx: fixture{Events: []fixtureEvent{
+				ev("f1", "", "u1", "feature.a", 29, ""),
+				ev("f2", "", "u1", "feature.a", 0, ""), // the same name again
+				ev("f3", "", "u1", "feature.b", 30, ""),
+				ev("f4", "", "u1", "feature.c", 0, ""),
+				ev("f5", "", "u1", "$heartbeat", 0, ""),
+			}},
+			want: health.Inputs{FeaturesUsed30d: 2},
 		},
 		{
-			name:  "history",
-			build: func() (string, []any) { return scorestore.HistoryQuery("acme", 100) },
-			wantSQL: `SELECT rev, scored_at, score, band, usage, nps, tickets, billing, coverage, model_version, reasons, inputs, change_seq
-FROM account_health_raw FINAL
-WHERE account_id = ?
-ORDER BY rev DESC
-LIMIT ?`,
-			wantArgs: []any{"acme", 100},
+			name:    "active users of 1, 7 and 30 days, active days of 14",
+			windows: defaults,
+			fx: fixture{SessionDays: []fixtureSessionDay{
+				activeOn("", "u1", 0),
+				activeOn("", "u8", 1), // yesterday: not a daily active user
+				activeOn("", "u2", 6),
+				activeOn("", "u3", 7),
+				activeOn("", "u4", 29),
+				activeOn("", "u5", 30),
+				activeOn("", "u6", 13),
+				activeOn("", "u7", 14),
+			}},
+			want: health.Inputs{DAU: 1, WAU: 3, MAU: 7, ActiveDays14: 5},
 		},
-		{
-			name:     "windows become day offsets",
-			build:    func() (string, []any) { return scorestore.NPSQuery(1) },
-			wantSQL:  npsSQL,
-			wantArgs: []any{0},
-		},
+	}
+
+	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
+	store := scorestore.New(conn)
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Each case has its own account in the shared database.
+			account := "case-" + string(rune('a'+i))
+			for j := range tt.fx.Events {
+				tt.fx.Events[j].AccountID = account
+			}
+			for j := range tt.fx.SessionDays {
+				tt.fx.SessionDays[j].AccountID = account
+			}
+			insertFixture(t, conn, tt.fx)
+			all, err := store.ReadInputs(context.Background(), tt.windows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got *health.Inputs
+			for _, a := range all {
+				if a.AccountID == account {
+					got = &a.Inputs
+				}
+			}
+			if got == nil {
+				t.Fatalf("no inputs for %s among %d accounts", account, len(all))
+			}
+			if !reflect.DeepEqual(*got, tt.want) {
+				g, _ := json.Marshal(got)
+				w, _ := json.Marshal(tt.want)
+				t.Errorf("inputs\n got %s\nwant %s", g, w)
+			}
+		})
+	}
+}
+
+// TestReadInputsRejectsEmptyWindows: a window under one day is a configuration error, not
+// a query that silently counts nothing.
+func TestReadInputsRejectsEmptyWindows(t *testing.T) {
+	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
+	tests := []struct {
+		name string
+		w    scorer.Windows
+	}{
+		{"nps", scorer.Windows{NPSDays: 0, TicketsDays: 30, ContractionDays: 30}},
+		{"tickets", scorer.Windows{NPSDays: 90, TicketsDays: 0, ContractionDays: 30}},
+		{"contraction", scorer.Windows{NPSDays: 90, TicketsDays: 30, ContractionDays: 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			gotSQL, gotArgs := tt.build()
-			if gotSQL != tt.wantSQL {
-				t.Errorf("SQL:\n%s\nwant:\n%s", gotSQL, tt.wantSQL)
-			}
-			if !reflect.DeepEqual(gotArgs, tt.wantArgs) {
-				t.Errorf("args %#v, want %#v", gotArgs, tt.wantArgs)
+			if _, err := scorestore.New(conn).ReadInputs(context.Background(), tt.w); err == nil {
+				t.Errorf("ReadInputs(%+v) succeeded", tt.w)
 			}
 		})
 	}

@@ -27,26 +27,30 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// fixture is testdata/inputs_fixture.json.
+// fixture is rows of events_raw and session_days_raw, as in testdata/inputs_fixture.json.
 type fixture struct {
-	Events []struct {
-		EventID    string `json:"event_id"`
-		AccountID  string `json:"account_id"`
-		UserID     string `json:"user_id"`
-		Name       string `json:"name"`
-		DaysAgo    int    `json:"days_ago"`
-		Properties string `json:"properties"`
-		Ver        uint64 `json:"ver"`
-	} `json:"events"`
-	SessionDays []struct {
-		AccountID string `json:"account_id"`
-		UserID    string `json:"user_id"`
-		SessionID string `json:"session_id"`
-		DaysAgo   int    `json:"days_ago"`
-		Active    uint8  `json:"active"`
-		Deleted   uint8  `json:"deleted"`
-		Ver       uint64 `json:"ver"`
-	} `json:"session_days"`
+	Events      []fixtureEvent      `json:"events"`
+	SessionDays []fixtureSessionDay `json:"session_days"`
+}
+
+type fixtureEvent struct {
+	EventID    string `json:"event_id"`
+	AccountID  string `json:"account_id"`
+	UserID     string `json:"user_id"`
+	Name       string `json:"name"`
+	DaysAgo    int    `json:"days_ago"`
+	Properties string `json:"properties"`
+	Ver        uint64 `json:"ver"`
+}
+
+type fixtureSessionDay struct {
+	AccountID string `json:"account_id"`
+	UserID    string `json:"user_id"`
+	SessionID string `json:"session_id"`
+	DaysAgo   int    `json:"days_ago"`
+	Active    uint8  `json:"active"`
+	Deleted   uint8  `json:"deleted"`
+	Ver       uint64 `json:"ver"`
 }
 
 // todayUTC is midnight UTC today, the server's today() (its time zone is UTC).
@@ -62,6 +66,12 @@ func loadFixture(t *testing.T, conn driver.Conn, path string) {
 	if err := json.Unmarshal(b, &fx); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+	insertFixture(t, conn, fx)
+}
+
+// insertFixture writes fx's rows, placing each days_ago UTC days before today.
+func insertFixture(t *testing.T, conn driver.Conn, fx fixture) {
+	t.Helper()
 	ctx := context.Background()
 	today := todayUTC()
 	ev, err := conn.PrepareBatch(ctx, `INSERT INTO events_raw (event_id, account_id, user_id, name, ts, ts_ms, original_ts_ms,
@@ -78,7 +88,9 @@ func loadFixture(t *testing.T, conn driver.Conn, path string) {
 			t.Fatal(err)
 		}
 	}
-	if err := ev.Send(); err != nil {
+	if len(fx.Events) == 0 {
+		_ = ev.Abort()
+	} else if err := ev.Send(); err != nil {
 		t.Fatal(err)
 	}
 	sd, err := conn.PrepareBatch(ctx, `INSERT INTO session_days_raw (account_id, user_id, session_id, day, active_ms, events, active, started, deleted, ver)`)
@@ -90,6 +102,10 @@ func loadFixture(t *testing.T, conn driver.Conn, path string) {
 			d.Active, uint8(1), d.Deleted, max(d.Ver, 1)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if len(fx.SessionDays) == 0 {
+		_ = sd.Abort()
+		return
 	}
 	if err := sd.Send(); err != nil {
 		t.Fatal(err)
@@ -270,8 +286,14 @@ func TestHistory(t *testing.T) {
 	if len(hist) != 2 || hist[0].Rev != 2 || hist[0].Result.Score != 74 || hist[1].Rev != 1 {
 		t.Fatalf("History = %+v, want revs 2 (74) and 1, newest first", hist)
 	}
-	if hist, err := st.History(ctx, "acme", 1); err != nil || len(hist) != 1 {
-		t.Fatalf("History with limit 1 = %d rows, %v", len(hist), err)
+	if hist, err := st.History(ctx, "acme", 1); err != nil || len(hist) != 1 || hist[0].Rev != 2 {
+		t.Fatalf("History with limit 1 = %+v, %v; want acme's newest row only (rev 2)", hist, err)
+	}
+	if hist, err := st.History(ctx, "beta", 10); err != nil || len(hist) != 1 || hist[0].AccountID != "beta" || hist[0].Result.Score != 12.5 {
+		t.Fatalf("History of beta = %+v, %v; want beta's one row", hist, err)
+	}
+	if hist, err := st.History(ctx, "nobody", 10); err != nil || len(hist) != 0 {
+		t.Fatalf("History of an unknown account = %+v, %v; want nothing", hist, err)
 	}
 
 	// The views.

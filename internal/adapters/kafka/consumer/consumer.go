@@ -1,0 +1,158 @@
+// Package consumer is the stream worker's Kafka side on franz-go: a consumer-group member
+// that implements worker.Consumer (poll, commit, rebalances blocked while a batch is in hand)
+// and worker.DeadLetterProducer (the dead-letter topic, with the reason in headers).
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/worker"
+)
+
+// Consumer is a franz-go client in the worker's consumer group.
+type Consumer struct {
+	cl       *kgo.Client
+	topic    string
+	dlqTopic string
+}
+
+var (
+	_ worker.Consumer           = (*Consumer)(nil)
+	_ worker.DeadLetterProducer = (*Consumer)(nil)
+)
+
+// New joins cfg.Group on cfg.Topic. clientOpts carry the brokers and client identity
+// (kafka.ClientOpts) and may add options such as a start offset for tests; l is told about
+// partition moves (the *worker.Worker).
+func New(cfg worker.Config, clientOpts []kgo.Opt, l worker.PartitionListener) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Consumer{topic: cfg.Topic, dlqTopic: cfg.DLQTopic}
+	revoked := func(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
+		l.Revoked(ctx, parts[c.topic])
+	}
+	opts := append([]kgo.Opt{}, clientOpts...)
+	opts = append(opts, kafka.ProducerOpts()...)
+	opts = append(opts,
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.DisableAutoCommit(),
+		// Rebalances wait until the records of a poll are stored and committed, so a
+		// partition never moves with work in flight.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.SessionTimeout(cfg.GroupSessionTimeout),
+		kgo.HeartbeatInterval(cfg.GroupSessionTimeout/5),
+		// A rebalance waits this long for members to rejoin; batches take well under a
+		// second, so twice the session timeout is ample and keeps a broker restart short.
+		kgo.RebalanceTimeout(2*cfg.GroupSessionTimeout),
+		kgo.OnPartitionsAssigned(func(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
+			l.Assigned(ctx, parts[c.topic])
+		}),
+		kgo.OnPartitionsRevoked(revoked),
+		kgo.OnPartitionsLost(revoked),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating worker consumer for group %s: %w", cfg.Group, err)
+	}
+	c.cl = cl
+	return c, nil
+}
+
+// Poll implements worker.Consumer.
+func (c *Consumer) Poll(ctx context.Context, limit int) (worker.Fetch, error) {
+	fs := c.cl.PollRecords(ctx, limit)
+	if fs.IsClientClosed() {
+		return worker.Fetch{}, worker.ErrClosed
+	}
+	var f worker.Fetch
+	fs.EachError(func(topic string, p int32, err error) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return // the poll's own deadline, not a fetch problem
+		}
+		f.Errors = append(f.Errors, fmt.Errorf("fetching %s/%d: %w", topic, p, err))
+	})
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if f.HighWatermarks == nil {
+			f.HighWatermarks = map[int32]int64{}
+		}
+		f.HighWatermarks[p.Partition] = max(f.HighWatermarks[p.Partition], p.HighWatermark)
+	})
+	if n := fs.NumRecords(); n > 0 {
+		f.Records = make([]worker.Record, 0, n)
+	}
+	fs.EachRecord(func(r *kgo.Record) {
+		rec := worker.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
+		if len(r.Headers) > 0 {
+			rec.Headers = make([]worker.Header, len(r.Headers))
+			for i, h := range r.Headers {
+				rec.Headers[i] = worker.Header{Key: h.Key, Value: h.Value}
+			}
+		}
+		f.Records = append(f.Records, rec)
+	})
+	return f, nil
+}
+
+// CommitPolled implements worker.Consumer. A refusal because this member left the group's
+// generation wraps worker.ErrLostGeneration.
+func (c *Consumer) CommitPolled(ctx context.Context) error {
+	err := c.cl.CommitUncommittedOffsets(ctx)
+	if err != nil && lostGeneration(err) {
+		return fmt.Errorf("%w: %w", worker.ErrLostGeneration, err)
+	}
+	return err
+}
+
+// lostGeneration reports a commit refused because this member is no longer part of the
+// group's current generation.
+func lostGeneration(err error) bool {
+	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) ||
+		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
+}
+
+// AllowRebalance implements worker.Consumer.
+func (c *Consumer) AllowRebalance() { c.cl.AllowRebalance() }
+
+// Buffered implements worker.Consumer.
+func (c *Consumer) Buffered() int64 { return c.cl.BufferedFetchRecords() }
+
+// ProduceDeadLetters implements worker.DeadLetterProducer: each record goes to the
+// dead-letter topic with its key, value and headers, plus the reason, its source
+// (topic/partition@offset) and the worker's name.
+func (c *Consumer) ProduceDeadLetters(ctx context.Context, dls []worker.DeadLetter) error {
+	recs := make([]*kgo.Record, len(dls))
+	for i, d := range dls {
+		r := d.Record
+		hs := make([]kgo.RecordHeader, 0, len(r.Headers)+3)
+		for _, h := range r.Headers {
+			hs = append(hs, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+		}
+		hs = append(hs,
+			kgo.RecordHeader{Key: kafka.HeaderDLQReason, Value: []byte(d.Reason)},
+			kgo.RecordHeader{Key: kafka.HeaderDLQSource, Value: fmt.Appendf(nil, "%s/%d@%d", r.Topic, r.Partition, r.Offset)},
+			kgo.RecordHeader{Key: kafka.HeaderDLQWorker, Value: []byte(d.Worker)},
+		)
+		recs[i] = &kgo.Record{Topic: c.dlqTopic, Key: r.Key, Value: r.Value, Headers: hs}
+	}
+	return c.cl.ProduceSync(ctx, recs...).FirstErr()
+}
+
+// Ping reports whether the brokers answer.
+func (c *Consumer) Ping(ctx context.Context) error { return c.cl.Ping(ctx) }
+
+// Close leaves the group (nothing uncommitted is committed: auto-commit is off) and closes
+// the client. Call it after the worker's Run has returned.
+func (c *Consumer) Close() {
+	c.cl.AllowRebalance()
+	c.cl.Close()
+}

@@ -1,0 +1,78 @@
+package worker
+
+import (
+	"context"
+	"errors"
+)
+
+// Record is one Kafka record as the worker sees it.
+type Record struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+}
+
+// Header is a Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Fetch is what one Poll returns.
+type Fetch struct {
+	Records []Record
+	// HighWatermarks holds, per partition fetched, the partition's high watermark, for the
+	// lag metric.
+	HighWatermarks map[int32]int64
+	// Errors are fetch errors that did not stop the poll (a broker away, a partition moving);
+	// the consumer retries them by itself. They are logged and counted.
+	Errors []error
+}
+
+// ErrClosed is returned by Poll once the consumer is closed.
+var ErrClosed = errors.New("kafka consumer closed")
+
+// ErrLostGeneration is wrapped by a Commit error that means the group moved on without this
+// member (its session expired, for example while the broker was away): the partitions are
+// revoked and their uncommitted records redelivered to their next owner.
+var ErrLostGeneration = errors.New("consumer group generation lost")
+
+// Consumer is a member of the worker's consumer group. Rebalances are blocked from the moment
+// Poll returns records until AllowRebalance, so a partition never moves with work in flight;
+// when one is assigned or revoked the consumer calls the worker's Assigned and Revoked (see
+// PartitionListener).
+type Consumer interface {
+	// Poll waits for records, at most max, until some arrive or ctx ends. Its error is
+	// ErrClosed or nil; fetch errors are in Fetch.Errors.
+	Poll(ctx context.Context, max int) (Fetch, error)
+	// CommitPolled commits the offsets of every record polled so far.
+	CommitPolled(ctx context.Context) error
+	// AllowRebalance lets a pending rebalance proceed.
+	AllowRebalance()
+	// Buffered is the number of records fetched and not yet polled.
+	Buffered() int64
+}
+
+// PartitionListener is told about partition moves; *Worker implements it, and a Consumer
+// calls it from inside Poll or AllowRebalance, never concurrently with a batch.
+type PartitionListener interface {
+	Assigned(ctx context.Context, partitions []int32)
+	Revoked(ctx context.Context, partitions []int32)
+}
+
+// DeadLetter is a record the worker gives up on, with the reason.
+type DeadLetter struct {
+	Record Record
+	Reason string
+	// Worker names the worker instance (Config.Name).
+	Worker string
+}
+
+// DeadLetterProducer sends records to the dead-letter topic. ProduceDeadLetters returns nil
+// only when the broker has every one of them.
+type DeadLetterProducer interface {
+	ProduceDeadLetters(ctx context.Context, dls []DeadLetter) error
+}
