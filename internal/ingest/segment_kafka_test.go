@@ -12,6 +12,7 @@ import (
 	"github.com/engage-oss/engage/internal/adapters/kafka"
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/event"
+	"github.com/engage-oss/engage/internal/topics"
 	"github.com/engage-oss/engage/schemas/schematest"
 )
 
@@ -26,7 +27,7 @@ func TestSegmentClientToKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	h, _ := newTestHandler(t, Config{now: time.Now}, kafka.NewPublisher(prod, kafka.TopicEvents))
+	h, _ := newTestHandler(t, Config{now: time.Now}, kafka.NewPublisher(prod, topics.Events))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
@@ -122,18 +123,18 @@ func consumeAll(t *testing.T, brokers []string, want int) []*kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(kafka.TopicEvents),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics.Events),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, kafka.TopicEvents)
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topics.Events)
 	if err == nil {
 		err = ends.Error()
 	}
 	if err != nil {
-		t.Fatalf("listing the end offsets of %s: %v", kafka.TopicEvents, err)
+		t.Fatalf("listing the end offsets of %s: %v", topics.Events, err)
 	}
 	var total int64
 	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
@@ -141,7 +142,7 @@ func consumeAll(t *testing.T, brokers []string, want int) []*kgo.Record {
 	for int64(len(recs)) < total {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("read %d of the %d records on %s: %v", len(recs), total, kafka.TopicEvents, ctx.Err())
+			t.Fatalf("read %d of the %d records on %s: %v", len(recs), total, topics.Events, ctx.Err())
 		}
 		for _, e := range fs.Errors() {
 			t.Fatalf("consuming %s/%d: %v", e.Topic, e.Partition, e.Err)
@@ -153,7 +154,7 @@ func consumeAll(t *testing.T, brokers []string, want int) []*kgo.Record {
 		for _, r := range recs {
 			vals = append(vals, string(r.Value))
 		}
-		t.Fatalf("read %d records from %s, want %d: %q", len(recs), kafka.TopicEvents, want, vals)
+		t.Fatalf("read %d records from %s, want %d: %q", len(recs), topics.Events, want, vals)
 	}
 	return recs
 }

@@ -17,7 +17,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-// exampleChange is the change of the README's example and of testdata/change.golden.json.
+// exampleChange is the change of the example in docs/HEALTH.md and of testdata/change.golden.json.
 func exampleChange() Change {
 	m := health.DefaultModel()
 	in := health.Inputs{ActiveDays14: 3, DAU: 1, WAU: 2, MAU: 4, Seats: ptr(20), FeaturesUsed30d: 3,

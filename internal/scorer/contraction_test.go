@@ -16,6 +16,7 @@ import (
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/health"
 	"github.com/engage-oss/engage/internal/scorer"
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 // trait is an $account event sent daysAgo days before today.
@@ -201,12 +202,12 @@ func TestContractionEndToEnd(t *testing.T) {
 	}
 	defer producer.Close()
 	store := scorestore.New(conn)
-	topic := changetopic.NewReplayer(kafka.ClientOpts(brokers, "engage-scorer-replay", nil), kafka.TopicHealthChanges)
+	topic := changetopic.NewReplayer(kafka.ClientOpts(brokers, "engage-scorer-replay", nil), topics.HealthChanges)
 	s, err := scorer.New(scorer.Config{ContractionDays: 30}, scorer.Deps{
 		Model:     scorer.StaticModel{M: health.DefaultModel()},
 		Source:    store,
 		History:   store,
-		Emitter:   changetopic.NewEmitter(producer, kafka.TopicHealthChanges),
+		Emitter:   changetopic.NewEmitter(producer, topics.HealthChanges),
 		ChangeLog: topic,
 	}, nil, nil)
 	if err != nil {

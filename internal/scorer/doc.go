@@ -24,7 +24,7 @@
 // Inputs.Previous, the baseline of the contraction reason, is each account's seats, plan and
 // MRR in force at 00:00 UTC Config.ContractionDays days before today: a window that slides
 // with every day, where the mrr_movements_monthly view compares the MRR at the start and the
-// end of each calendar month (the README's Customer health section sets the two side by side).
+// end of each calendar month (docs/HEALTH.md sets the two side by side).
 //
 // # Invariants
 //

@@ -11,11 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/engage-oss/engage/internal/health"
+	"github.com/engage-oss/engage/internal/retry"
 )
 
 // AccountInputs is one account and what it is scored on.
@@ -225,13 +225,8 @@ func (s *Scorer) Ready(context.Context) error {
 // Config.Interval until ctx ends. A failed rescoring is logged and counted, and the next one
 // tries again; a failed emission makes the next one restore from the topic first.
 func (s *Scorer) Run(ctx context.Context) error {
-	bo := backoff.NewExponentialBackOff()
-	bo.MaxElapsedTime = 0
-	bo.MaxInterval = 10 * time.Second
-	err := backoff.RetryNotify(func() error { return s.Restore(ctx) }, backoff.WithContext(bo, ctx),
-		func(err error, d time.Duration) {
-			s.log.Warn("restoring scorer state failed; retrying", zap.Error(err), zap.Duration("in", d))
-		})
+	err := retry.Policy{Initial: retry.Default.Initial, Max: 10 * time.Second}.Do(ctx, s.log, "restoring scorer state",
+		func() error { return s.Restore(ctx) })
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

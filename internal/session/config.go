@@ -28,27 +28,27 @@ func DefaultConfig() Config {
 	return Config{SessionTimeout: 30 * time.Minute, IdleThreshold: 5 * time.Minute, Lateness: time.Hour}
 }
 
-// Validate reports the first field that breaks a rule, naming it.
+// Validate names every field that breaks a rule (joined errors, each wrapping ErrConfig).
 func (c Config) Validate() error {
-	if err := wholeMs("SessionTimeout", c.SessionTimeout); err != nil {
-		return err
+	var errs []error
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"SessionTimeout", c.SessionTimeout}, {"IdleThreshold", c.IdleThreshold}, {"Lateness", c.Lateness}} {
+		if err := wholeMs(f.name, f.d); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.SessionTimeout <= 0 || c.SessionTimeout > 24*time.Hour {
-		return fmt.Errorf("%w: SessionTimeout %v must be in (0, 24h]", ErrConfig, c.SessionTimeout)
-	}
-	if err := wholeMs("IdleThreshold", c.IdleThreshold); err != nil {
-		return err
+		errs = append(errs, fmt.Errorf("%w: SessionTimeout %v must be in (0, 24h]", ErrConfig, c.SessionTimeout))
 	}
 	if c.IdleThreshold <= 0 || c.IdleThreshold > c.SessionTimeout {
-		return fmt.Errorf("%w: IdleThreshold %v must be in (0, SessionTimeout=%v]", ErrConfig, c.IdleThreshold, c.SessionTimeout)
-	}
-	if err := wholeMs("Lateness", c.Lateness); err != nil {
-		return err
+		errs = append(errs, fmt.Errorf("%w: IdleThreshold %v must be in (0, SessionTimeout=%v]", ErrConfig, c.IdleThreshold, c.SessionTimeout))
 	}
 	if c.Lateness < 0 {
-		return fmt.Errorf("%w: Lateness %v must not be negative", ErrConfig, c.Lateness)
+		errs = append(errs, fmt.Errorf("%w: Lateness %v must not be negative", ErrConfig, c.Lateness))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // wholeMs rejects sub-millisecond durations: the rules are applied to millisecond timestamps,

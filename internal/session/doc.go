@@ -1,7 +1,14 @@
-// Package session is the sessionizer core of the stream worker: it turns each user's
-// sessionized events (product events, $heartbeat, $hidden) into sessions with active time
-// split by UTC day, incrementally, and tells the caller which session rows to write and which
-// to retract. It is pure: no network, no ClickHouse, no Kafka, no clock of its own.
+// Package session is the sessionizer of the stream worker: it turns each user's sessionized
+// events (product events, $heartbeat, $hidden) into sessions with active time split by UTC day,
+// incrementally, and tells the caller which session rows to write and which to retract.
+//
+// It has two layers. Tracker holds the sessions of one Kafka partition's users and applies
+// the rules below; it is pure: no I/O, no clock of its own. Sessionizer owns the Trackers of
+// the partitions assigned to one worker and keeps them equal to what a Store holds (restore at
+// assignment, reload of evicted users, retraction of sessions a crashed batch left behind);
+// Store is an interface, implemented on ClickHouse by internal/adapters/clickhouse/eventstore.
+// The windows derived from the rules (Config.FinalBefore, MutableSpan, EvictHorizon) are
+// written once, in config.go.
 //
 // # Rules (public contract, sessions and active time)
 //
@@ -42,31 +49,32 @@
 //     can neither join it nor precede it. Final sessions are dropped from memory; their rows
 //     are already written.
 //
-// # Caller protocol (the stream worker)
+// # Caller protocol
 //
-// The Tracker is owned by one goroutine (one per Kafka partition) and is not safe for
-// concurrent use. The worker:
+// A Tracker is owned by one goroutine and is not safe for concurrent use. Its caller (the
+// Sessionizer, which the stream worker drives batch by batch):
 //
 //  1. Before Add for a Key with Has(key) false, calls Restore(key, tail), where tail is the
 //     user's stored, sessionized, non-late events with TS ≥ the Start of the user's earliest
 //     stored session whose End ≥ FinalBefore(newest stored TS of the user); an empty tail for
 //     a user never seen. The tail must begin at a session boundary (the start of a session);
-//     starting at an earlier boundary is always safe, only slower. This needs the raw events
-//     table to record whether each event was sessionized (Add said Accepted).
-//  2. Calls Add for every event of the user and stores the event raw, flagged sessionized
-//     when the outcome is Accepted. Duplicate events need not be stored again.
-//  3. Every flush interval calls Flush, writes the upserts and retractions, then the raw
-//     events of the batch in one insert, and only then commits the Kafka offsets. With session
-//     rows written before the events they come from, a crash at any point is repaired by
-//     Restore plus redelivery: Restore sees the events of the last durable batch at most, and
-//     redelivery re-adds the rest in their original order, so the same decisions are taken and
-//     the same rows (re)written (a flush in the middle of the replay may show an older state of
-//     a row for one flush interval; the replay ends on the same rows). Writing events first
-//     and crashing before the session rows would lose those rows, because Restore assumes the
-//     rows of every stored event exist. The events of one flush must be one insert (or be
-//     inserted in arrival order): Restore must never see an event without the ones that
-//     arrived before it, or its lateness decisions on replay could differ.
-//  4. Calls Evict periodically (right after Flush: Evict skips users with unflushed changes).
+//     starting at an earlier boundary is always safe, only slower.
+//  2. Calls Add for every event of the batch, in offset order, and Flush once per batch.
+//  3. Stores, in this order: the raw events (events_raw, flagged sessionized when Add said
+//     Accepted; the worker's first insert), then the session rows, the day rows, and last the
+//     sessionized events (session_events_raw, what a restore replays; see Rows); and only then
+//     commits the Kafka offsets. With session rows written before the sessionized events they
+//     come from, a crash at any point is repaired by restore plus redelivery: a restore sees
+//     the events of the last durable batch at most and retracts the stored sessions those
+//     events do not explain; redelivery re-adds the rest in their original order, so the same
+//     decisions are taken and the same rows (re)written. The sessionized events of one batch
+//     are one insert: a restore must never see an event without the ones that arrived before
+//     it, or its lateness decisions on replay could differ.
+//  4. Calls Evict after the batch is stored (Evict skips users with unflushed changes).
+//
+// When the store refuses some raw events of a batch, the worker has the Sessionizer Reload
+// the affected partitions and Apply the batch again without them, before any session row of
+// the batch is written: a refused event leaves no trace in sessions.
 //
 // Rows: the caller writes sessions(session_id, …) and session_days(session_id, day, …) into
 // ReplacingMergeTree tables versioned with Changes.Version, with a deleted flag. An upsert

@@ -21,6 +21,7 @@ import (
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/event"
 	"github.com/engage-oss/engage/internal/session"
+	"github.com/engage-oss/engage/internal/topics"
 	"github.com/engage-oss/engage/internal/worker"
 )
 
@@ -115,7 +116,7 @@ func (s *stack) publish(t *testing.T, evs []event.Event) {
 	}
 	defer cl.Close()
 	// One event per request, in order, as a client would send them.
-	pub := kafka.NewPublisher(cl, kafka.TopicEvents)
+	pub := kafka.NewPublisher(cl, topics.Events)
 	for _, ev := range evs {
 		if err := pub.Publish(context.Background(), []event.Event{ev}); err != nil {
 			t.Fatal(err)

@@ -10,10 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/engage-oss/engage/internal/adapters/kafka"
 	"github.com/engage-oss/engage/internal/event"
 	"github.com/engage-oss/engage/internal/retry"
 	"github.com/engage-oss/engage/internal/session"
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 // Config configures a worker.
@@ -45,8 +45,8 @@ type Config struct {
 // DefaultConfig returns the defaults documented on each field.
 func DefaultConfig() Config {
 	return Config{
-		Topic:           kafka.TopicEvents,
-		DLQTopic:        kafka.TopicEventsDLQ,
+		Topic:           topics.Events,
+		DLQTopic:        topics.EventsDLQ,
 		Group:           "engage-worker",
 		MaxBatchRecords: 50_000,
 		FlushInterval:   500 * time.Millisecond,

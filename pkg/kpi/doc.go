@@ -6,8 +6,8 @@
 // migrations) computed from
 // the raw events at query time, so late events and duplicates are always accounted for; this
 // package only gives each view a typed row and a query function, and writes the two
-// configuration tables (kpi_settings, core_features). The README's "Customer-success KPIs"
-// section defines every KPI; docs/KPIS.md explains the decisions behind them.
+// configuration tables (kpi_settings, core_features). docs/KPIS.md defines every KPI and
+// explains the decisions behind them.
 //
 // Invariants:
 //   - Every row type lists exactly the view's columns, in order, with the Go type the

@@ -28,6 +28,7 @@ import (
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/event"
 	"github.com/engage-oss/engage/internal/ingest"
+	"github.com/engage-oss/engage/internal/topics"
 	"github.com/engage-oss/engage/internal/worker"
 )
 
@@ -78,7 +79,7 @@ func pipeline(t *testing.T, path string) driver.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := ingest.NewHandler(ingest.Config{Keys: keys}, kafka.NewPublisher(cl, kafka.TopicEvents),
+	h, err := ingest.NewHandler(ingest.Config{Keys: keys}, kafka.NewPublisher(cl, topics.Events),
 		zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/engage-oss/engage/internal/adapters/kafka"
 	"github.com/engage-oss/engage/internal/ingest"
 	"github.com/engage-oss/engage/internal/service"
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 // newApp builds the gateway from a configuration that passed Validate.
@@ -32,7 +33,7 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, err
 	if err != nil {
 		return nil, fmt.Errorf("creating Kafka producer: %w", err)
 	}
-	pub := kafka.NewPublisher(cl, kafka.TopicEvents)
+	pub := kafka.NewPublisher(cl, topics.Events)
 	admin := service.NewAdmin()
 	// The one readiness rule of the gateway: a produce failed in the last few seconds, or
 	// the brokers do not answer.

@@ -19,6 +19,7 @@ import (
 	"github.com/engage-oss/engage/internal/scorer"
 	"github.com/engage-oss/engage/internal/scorer/readapi"
 	"github.com/engage-oss/engage/internal/service"
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 // openModel resolves HEALTH_MODEL: empty is the built-in model, anything else a file that
@@ -64,13 +65,13 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, err
 	closeAll := func() { cl.Close(); conn.Close() }
 
 	store := scorestore.New(conn)
-	emitter := changetopic.NewEmitter(cl, kafka.TopicHealthChanges)
+	emitter := changetopic.NewEmitter(cl, topics.HealthChanges)
 	sc, err := scorer.New(cfg.Scorer, scorer.Deps{
 		Model:     model,
 		Source:    store,
 		History:   store,
 		Emitter:   emitter,
-		ChangeLog: changetopic.NewReplayer(kafka.ClientOpts(cfg.Kafka.Brokers, "engage-scorer-replay", log), kafka.TopicHealthChanges),
+		ChangeLog: changetopic.NewReplayer(kafka.ClientOpts(cfg.Kafka.Brokers, "engage-scorer-replay", log), topics.HealthChanges),
 	}, log, admin.Registry)
 	if err != nil {
 		closeAll()

@@ -18,7 +18,7 @@ type config struct {
 	writeKey                     string
 }
 
-// Ports of the dev stack, from the README.
+// Ports of the dev stack, as the README's quick start lists them.
 const (
 	brokerAddr  = "127.0.0.1:9092"
 	chTCPPort   = 9000

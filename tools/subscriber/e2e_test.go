@@ -20,6 +20,7 @@ import (
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/health"
 	"github.com/engage-oss/engage/internal/scorer"
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -155,7 +156,7 @@ func TestHealthChangeContract(t *testing.T) {
 	}
 	defer producer.Close()
 	store := scorestore.New(conn)
-	emitter := changetopic.NewEmitter(producer, kafka.TopicHealthChanges)
+	emitter := changetopic.NewEmitter(producer, topics.HealthChanges)
 	// start launches a scorer process; each call is a fresh instance with empty memory.
 	start := func(em scorer.Emitter) *scorer.Scorer {
 		s, err := scorer.New(scorer.Config{}, scorer.Deps{
@@ -163,7 +164,7 @@ func TestHealthChangeContract(t *testing.T) {
 			Source:    store,
 			History:   store,
 			Emitter:   em,
-			ChangeLog: changetopic.NewReplayer(kafka.ClientOpts(brokers, "engage-scorer-replay", nil), kafka.TopicHealthChanges),
+			ChangeLog: changetopic.NewReplayer(kafka.ClientOpts(brokers, "engage-scorer-replay", nil), topics.HealthChanges),
 		}, log, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -183,7 +184,7 @@ func TestHealthChangeContract(t *testing.T) {
 	subCtx, stopSub := context.WithCancel(ctx)
 	subDone := make(chan error, 1)
 	go func() {
-		subDone <- Run(subCtx, Config{Brokers: brokers, Group: "cs-tool", Topic: kafka.TopicHealthChanges}, got.handle, t.Logf)
+		subDone <- Run(subCtx, Config{Brokers: brokers, Group: "cs-tool", Topic: topics.HealthChanges}, got.handle, t.Logf)
 	}()
 	defer func() {
 		stopSub()
@@ -261,7 +262,7 @@ func TestHealthChangeContract(t *testing.T) {
 
 	// Nothing more is on the topic than what the subscriber got: exactly one record per change.
 	var onTopic int
-	rp := changetopic.NewReplayer(kafka.ClientOpts(brokers, "test-count", nil), kafka.TopicHealthChanges)
+	rp := changetopic.NewReplayer(kafka.ClientOpts(brokers, "test-count", nil), topics.HealthChanges)
 	if err := rp.Replay(ctx, func(scorer.Record) error { onTopic++; return nil }); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
+
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 // ProducerOpts are the producer settings engage relies on for "acknowledged means durable":
@@ -116,5 +118,5 @@ func EnsureTopicsAt(ctx context.Context, brokers []string, tc TopicConfig) error
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return EnsureTopics(ctx, cl, int32(tc.Partitions), int16(tc.Replication), Topics...)
+	return EnsureTopics(ctx, cl, int32(tc.Partitions), int16(tc.Replication), topics.All...)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 // TestEnsureTopics creates engage's topics on an empty cluster and on one where a topic
@@ -30,18 +31,18 @@ func TestEnsureTopics(t *testing.T) {
 		{
 			name:        "empty cluster",
 			replication: 1,
-			want:        map[string]int{kafka.TopicEvents: 4, kafka.TopicEventsDLQ: 4, kafka.TopicHealthChanges: 4},
+			want:        map[string]int{topics.Events: 4, topics.EventsDLQ: 4, topics.HealthChanges: 4},
 		},
 		{
 			name:        "existing topic is left as it is",
-			seed:        []kfake.Opt{kfake.SeedTopics(2, kafka.TopicEvents)},
+			seed:        []kfake.Opt{kfake.SeedTopics(2, topics.Events)},
 			replication: 1,
-			want:        map[string]int{kafka.TopicEvents: 2, kafka.TopicEventsDLQ: 4, kafka.TopicHealthChanges: 4},
+			want:        map[string]int{topics.Events: 2, topics.EventsDLQ: 4, topics.HealthChanges: 4},
 		},
 		{
 			name:        "replication above the brokers",
 			replication: 3,
-			wantErr:     "creating topic " + kafka.TopicEvents + " (partitions 4, replication 3)",
+			wantErr:     "creating topic " + topics.Events + " (partitions 4, replication 3)",
 		},
 	}
 	for _, tt := range tests {
@@ -75,7 +76,7 @@ func TestEnsureTopics(t *testing.T) {
 			}
 			defer cl.Close()
 			adm := kadm.NewClient(cl)
-			details, err := adm.ListTopics(ctx, kafka.Topics...)
+			details, err := adm.ListTopics(ctx, topics.All...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,11 +85,11 @@ func TestEnsureTopics(t *testing.T) {
 					t.Errorf("%s: %d partitions, want %d", topic, got, want)
 				}
 			}
-			configs, err := adm.DescribeTopicConfigs(ctx, kafka.TopicHealthChanges)
+			configs, err := adm.DescribeTopicConfigs(ctx, topics.HealthChanges)
 			if err != nil {
 				t.Fatal(err)
 			}
-			rc, err := configs.On(kafka.TopicHealthChanges, nil)
+			rc, err := configs.On(topics.HealthChanges, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +100,7 @@ func TestEnsureTopics(t *testing.T) {
 				}
 			}
 			if policy != "compact" {
-				t.Errorf("%s cleanup.policy = %q, want compact", kafka.TopicHealthChanges, policy)
+				t.Errorf("%s cleanup.policy = %q, want compact", topics.HealthChanges, policy)
 			}
 		})
 	}

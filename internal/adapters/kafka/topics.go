@@ -1,21 +1,9 @@
-// Package kafka holds engage's topic names and the franz-go client set-up that every service
-// shares: producer settings that make an acknowledgement mean "durable on every in-sync
+// Package kafka holds the franz-go client set-up that every service shares (topic names are
+// in internal/topics): producer settings that make an acknowledgement mean "durable on every in-sync
 // replica", and topic creation for a fresh cluster.
 package kafka
 
-// Topic names from the public contract (README, "Kafka topics").
-const (
-	TopicEvents        = "engagement.events"
-	TopicEventsDLQ     = "engagement.events.dlq"
-	TopicHealthChanges = "engagement.health.changes"
-)
-
-// Header names written on dead-lettered records.
-const (
-	HeaderDLQReason = "engage-dlq-reason"
-	HeaderDLQSource = "engage-dlq-source" // topic/partition@offset of the original record
-	HeaderDLQWorker = "engage-dlq-worker" // which worker gave up on it
-)
+import "github.com/engage-oss/engage/internal/topics"
 
 // DefaultPartitions is how many partitions a fresh cluster gets per topic: enough for 8
 // worker instances to share the load, few enough for a laptop.
@@ -34,8 +22,5 @@ const (
 // topic is compacted: a CS tool joining late still finds every account's latest change, and
 // the scorer rebuilds which band it last announced per account from it after a restart.
 var TopicConfigs = map[string]map[string]string{
-	TopicHealthChanges: {"cleanup.policy": "compact"},
+	topics.HealthChanges: {"cleanup.policy": "compact"},
 }
-
-// Topics lists every topic engage creates on a fresh cluster.
-var Topics = []string{TopicEvents, TopicEventsDLQ, TopicHealthChanges}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 // Throughput and latency targets of the contract (BENCHMARKS.md).
@@ -208,7 +208,7 @@ func (r *Runner) startGatewayRig(ctx context.Context, name string, clients int) 
 		return nil, err
 	}
 	g.raw = raw
-	if g.prod, err = NewRawProducer([]string{g.st.BrokerAddr}, kafka.TopicEvents); err != nil {
+	if g.prod, err = NewRawProducer([]string{g.st.BrokerAddr}, topics.Events); err != nil {
 		g.Close()
 		return nil, err
 	}

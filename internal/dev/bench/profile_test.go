@@ -15,6 +15,7 @@ import (
 	"github.com/engage-oss/engage/internal/adapters/kafka"
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/ingest"
+	"github.com/engage-oss/engage/internal/topics"
 	"github.com/engage-oss/engage/internal/worker"
 )
 
@@ -37,7 +38,7 @@ func BenchmarkWorkerPipeline(b *testing.B) {
 	conn, _ := testenv.ClickHouse(b).NewDatabase(b)
 	ctx := context.Background()
 
-	prod, err := NewRawProducer(brokers, kafka.TopicEvents)
+	prod, err := NewRawProducer(brokers, topics.Events)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func BenchmarkWorkerPipeline(b *testing.B) {
 				}
 				ev := rb.events[i]
 				ev.EventID = fmt.Sprintf("%s-r%d", ev.EventID, round)
-				recs = append(recs, &kgo.Record{Topic: kafka.TopicEvents, Key: rb.keys[i], Value: ev.AppendJSON(nil)})
+				recs = append(recs, &kgo.Record{Topic: topics.Events, Key: rb.keys[i], Value: ev.AppendJSON(nil)})
 			}
 		}
 	}
@@ -109,7 +110,7 @@ func BenchmarkGatewayHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := ingest.NewHandler(ingest.Config{Keys: keys}, kafka.NewPublisher(cl, kafka.TopicEvents), zap.NewNop(), nil)
+	h, err := ingest.NewHandler(ingest.Config{Keys: keys}, kafka.NewPublisher(cl, topics.Events), zap.NewNop(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

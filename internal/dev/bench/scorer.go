@@ -10,7 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 // targetBandChangeP95 is the contract's promise: a band change is on the topic within 30 s
@@ -33,7 +33,7 @@ type changeWatcher struct {
 }
 
 func watchChanges(ctx context.Context, broker string) (*changeWatcher, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(kafka.TopicHealthChanges),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topics.HealthChanges),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50*time.Millisecond))
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 // Config configures the embedded broker.
@@ -34,7 +35,7 @@ type Config struct {
 	SyncWrites bool
 }
 
-// DefaultConfig returns the dev defaults from the README.
+// DefaultConfig returns the dev defaults (the README's quick start lists the address).
 func DefaultConfig() Config {
 	return Config{Addr: "127.0.0.1:9092", DataDir: ".data/broker", Partitions: kafka.DefaultPartitions}
 }
@@ -97,7 +98,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("connecting to embedded broker: %w", err)
 	}
 	defer cl.Close()
-	if err := kafka.EnsureTopics(ctx, cl, int32(cfg.Partitions), 1, kafka.Topics...); err != nil {
+	if err := kafka.EnsureTopics(ctx, cl, int32(cfg.Partitions), 1, topics.All...); err != nil {
 		c.Close()
 		return nil, err
 	}

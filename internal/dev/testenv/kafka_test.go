@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 func TestKafkaTopics(t *testing.T) {
@@ -20,7 +21,7 @@ func TestKafkaTopics(t *testing.T) {
 		wantPartitions int32
 	}{
 		{name: "defaults", wantBrokers: 1, wantPartitions: kafka.DefaultPartitions},
-		{name: "options override defaults", opts: []kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(2, kafka.Topics...)},
+		{name: "options override defaults", opts: []kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(2, topics.All...)},
 			wantBrokers: 3, wantPartitions: 2},
 	}
 	for _, tt := range tests {
@@ -38,7 +39,7 @@ func TestKafkaTopics(t *testing.T) {
 			defer client.Close()
 
 			req := kmsg.NewPtrMetadataRequest()
-			for _, name := range kafka.Topics {
+			for _, name := range topics.All {
 				rt := kmsg.NewMetadataRequestTopic()
 				rt.Topic = kmsg.StringPtr(name)
 				req.Topics = append(req.Topics, rt)
@@ -54,7 +55,7 @@ func TestKafkaTopics(t *testing.T) {
 				}
 				got[*rt.Topic] = int32(len(rt.Partitions))
 			}
-			for _, name := range kafka.Topics {
+			for _, name := range topics.All {
 				if got[name] != tt.wantPartitions {
 					t.Errorf("topic %s has %d partitions, want %d", name, got[name], tt.wantPartitions)
 				}
@@ -72,13 +73,13 @@ func TestKafkaRoundTrip(t *testing.T) {
 	client, err := kgo.NewClient(
 		kgo.SeedBrokers(addrs...),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ConsumeTopics(kafka.TopicEvents),
+		kgo.ConsumeTopics(topics.Events),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	rec := &kgo.Record{Topic: kafka.TopicEvents, Key: []byte("acme"), Value: []byte(`{"event_id":"e1"}`)}
+	rec := &kgo.Record{Topic: topics.Events, Key: []byte("acme"), Value: []byte(`{"event_id":"e1"}`)}
 	if err := client.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		t.Fatal(err)
 	}

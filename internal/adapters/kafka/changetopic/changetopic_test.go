@@ -13,6 +13,7 @@ import (
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/health"
 	"github.com/engage-oss/engage/internal/scorer"
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 func change(account string, seq uint64, band health.Band) scorer.Change {
@@ -43,8 +44,8 @@ func producer(t *testing.T, brokers []string) *kgo.Client {
 func TestEmitReplay(t *testing.T) {
 	_, brokers := testenv.Kafka(t)
 	ctx := context.Background()
-	em := changetopic.NewEmitter(producer(t, brokers), kafka.TopicHealthChanges)
-	rp := changetopic.NewReplayer(kafka.ClientOpts(brokers, "test-replay", nil), kafka.TopicHealthChanges)
+	em := changetopic.NewEmitter(producer(t, brokers), topics.HealthChanges)
+	rp := changetopic.NewReplayer(kafka.ClientOpts(brokers, "test-replay", nil), topics.HealthChanges)
 
 	var n int
 	if err := rp.Replay(ctx, func(scorer.Record) error { n++; return nil }); err != nil || n != 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/topics"
 	"github.com/engage-oss/engage/internal/worker"
 )
 
@@ -138,9 +139,9 @@ func (c *Consumer) ProduceDeadLetters(ctx context.Context, dls []worker.DeadLett
 			hs = append(hs, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 		}
 		hs = append(hs,
-			kgo.RecordHeader{Key: kafka.HeaderDLQReason, Value: []byte(d.Reason)},
-			kgo.RecordHeader{Key: kafka.HeaderDLQSource, Value: fmt.Appendf(nil, "%s/%d@%d", r.Topic, r.Partition, r.Offset)},
-			kgo.RecordHeader{Key: kafka.HeaderDLQWorker, Value: []byte(d.Worker)},
+			kgo.RecordHeader{Key: topics.HeaderDLQReason, Value: []byte(d.Reason)},
+			kgo.RecordHeader{Key: topics.HeaderDLQSource, Value: fmt.Appendf(nil, "%s/%d@%d", r.Topic, r.Partition, r.Offset)},
+			kgo.RecordHeader{Key: topics.HeaderDLQWorker, Value: []byte(d.Worker)},
 		)
 		recs[i] = &kgo.Record{Topic: c.dlqTopic, Key: r.Key, Value: r.Value, Headers: hs}
 	}

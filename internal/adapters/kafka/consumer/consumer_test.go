@@ -1,0 +1,257 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/adapters/kafka/consumer"
+	"github.com/engage-oss/engage/internal/dev/testenv"
+	"github.com/engage-oss/engage/internal/event"
+	"github.com/engage-oss/engage/internal/session"
+	"github.com/engage-oss/engage/internal/topics"
+	"github.com/engage-oss/engage/internal/worker"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// produce writes n events of account acme to engagement.events, all on one partition.
+func produce(t *testing.T, brokers []string, from, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(append(kafka.ClientOpts(brokers, "test-producer", nil), kafka.ProducerOpts()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	pub := kafka.NewPublisher(cl, topics.Events)
+	var evs []event.Event
+	for i := from; i < from+n; i++ {
+		in := event.Input{EventID: fmt.Sprintf("e-%03d", i), AccountID: "acme", UserID: "u1", Name: "report.viewed",
+			Timestamp: time.Date(2026, 11, 21, 10, 0, i, 0, time.UTC).Format(time.RFC3339)}
+		ev, err := in.Build(time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := pub.Publish(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// failCommits makes the next n OffsetCommit requests fail with code on every partition.
+func failCommits(c *kfake.Cluster, n int, code int16) {
+	var mu sync.Mutex
+	left := n
+	c.ControlKey(kmsg.OffsetCommit.Int16(), func(r kmsg.Request) (kmsg.Response, error, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if left == 0 {
+			return nil, nil, false
+		}
+		left--
+		if left > 0 {
+			c.KeepControl()
+		}
+		req := r.(*kmsg.OffsetCommitRequest)
+		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewOffsetCommitResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+}
+
+// committed returns the group's committed offset of partition 0 of engagement.events, -1 when
+// there is none.
+func committed(t *testing.T, brokers []string, group string) int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	offs, err := kadm.NewClient(cl).FetchOffsets(context.Background(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := offs.Lookup(topics.Events, 0)
+	if !ok {
+		return -1
+	}
+	return o.At
+}
+
+type listener struct{}
+
+func (listener) Assigned(context.Context, []int32) {}
+func (listener) Revoked(context.Context, []int32)  {}
+
+func newConsumer(t *testing.T, brokers []string, cfg worker.Config, l worker.PartitionListener) *consumer.Consumer {
+	t.Helper()
+	c, err := consumer.New(cfg, append(kafka.ClientOpts(brokers, cfg.Name, nil), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// TestCommitErrors pins how CommitPolled reports the broker's refusals: the ones that mean
+// this member left the group's generation wrap worker.ErrLostGeneration (the worker then
+// lets the records be redelivered), any other is an error the worker retries; and a later
+// commit still commits everything polled.
+func TestCommitErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err  *kerr.Error
+		lost bool
+	}{
+		{kerr.IllegalGeneration, true},
+		{kerr.UnknownMemberID, true},
+		{kerr.FencedInstanceID, true},
+		{kerr.GroupAuthorizationFailed, false},
+		{kerr.OffsetMetadataTooLarge, false},
+	} {
+		t.Run(tc.err.Message, func(t *testing.T) {
+			c, brokers := testenv.Kafka(t, kfake.SeedTopics(1, topics.Events, topics.EventsDLQ))
+			produce(t, brokers, 0, 3)
+			cfg := worker.DefaultConfig()
+			cfg.Group = "g-" + tc.err.Message
+			cons := newConsumer(t, brokers, cfg, listener{})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var got int
+			for got < 3 {
+				f, err := cons.Poll(ctx, 10)
+				if err != nil || ctx.Err() != nil {
+					t.Fatalf("polled %d of 3 records: %v %v", got, err, ctx.Err())
+				}
+				got += len(f.Records)
+			}
+
+			failCommits(c, 1, tc.err.Code)
+			err := cons.CommitPolled(ctx)
+			if err == nil {
+				t.Fatalf("commit succeeded, want %v", tc.err)
+			}
+			if !errors.Is(err, tc.err) {
+				t.Errorf("commit error %v does not wrap %v", err, tc.err)
+			}
+			if lost := errors.Is(err, worker.ErrLostGeneration); lost != tc.lost {
+				t.Errorf("errors.Is(%v, ErrLostGeneration) = %v, want %v", err, lost, tc.lost)
+			}
+			if off := committed(t, brokers, cfg.Group); off != -1 {
+				t.Errorf("a refused commit committed offset %d", off)
+			}
+			if !tc.lost {
+				if err := cons.CommitPolled(ctx); err != nil {
+					t.Fatalf("commit after the refusal: %v", err)
+				}
+				if off := committed(t, brokers, cfg.Group); off != 3 {
+					t.Errorf("committed offset = %d after the retry, want 3", off)
+				}
+			}
+		})
+	}
+}
+
+// nullStore stores raw events in memory and session rows nowhere: enough for a worker whose
+// sessions are not under test.
+type nullStore struct {
+	mu  sync.Mutex
+	ids map[string]int
+}
+
+func (s *nullStore) WriteEvents(_ context.Context, evs []worker.RawEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range evs {
+		s.ids[e.EventID]++
+	}
+	return nil
+}
+func (s *nullStore) WriteRows(context.Context, *session.Rows) error       { return nil }
+func (s *nullStore) PartitionClock(context.Context, int32) (int64, error) { return 0, nil }
+func (s *nullStore) Load(context.Context, session.Restore) (session.Restored, error) {
+	return session.Restored{}, nil
+}
+func (s *nullStore) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ids)
+}
+
+// TestWorkerThroughCommitErrors runs a worker on the franz-go consumer while the broker
+// refuses commits, first as a transient error and then as a lost generation: the worker
+// neither stops nor loses a record, and the offsets end up committed.
+func TestWorkerThroughCommitErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code int16
+		n    int
+	}{
+		{"commit refused twice", kerr.GroupAuthorizationFailed.Code, 2},
+		{"lost generation", kerr.IllegalGeneration.Code, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, brokers := testenv.Kafka(t, kfake.SeedTopics(1, topics.Events, topics.EventsDLQ))
+			failCommits(c, tc.n, tc.code)
+			produce(t, brokers, 0, 5)
+
+			store := &nullStore{ids: map[string]int{}}
+			cfg := worker.DefaultConfig()
+			cfg.FlushInterval = 50 * time.Millisecond
+			w, err := worker.New(cfg, store, zaptest.NewLogger(t), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cons := newConsumer(t, brokers, cfg, w)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx, cons, cons) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("worker: %v", err)
+				}
+			}()
+
+			testenv.Eventually(t, 20*time.Second, func() error {
+				if n := store.count(); n != 5 {
+					return fmt.Errorf("stored %d of 5 events", n)
+				}
+				return nil
+			})
+			// The next batch's commit covers whatever the refused one left uncommitted.
+			produce(t, brokers, 5, 1)
+			testenv.Eventually(t, 20*time.Second, func() error {
+				if off := committed(t, brokers, cfg.Group); off != 6 {
+					return fmt.Errorf("committed offset %d, want 6", off)
+				}
+				return nil
+			})
+			if n := store.count(); n != 6 {
+				t.Fatalf("stored %d distinct events, want 6", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,22 @@
+// Package topics names engage's Kafka topics and the headers of dead-lettered records: part
+// of the public contract (docs/API.md, "Kafka topics"). It is its own package so that the use
+// cases (the worker's defaults) and the Kafka adapters share the names without the use cases
+// importing an adapter.
+package topics
+
+// Topic names.
+const (
+	Events        = "engagement.events"
+	EventsDLQ     = "engagement.events.dlq"
+	HealthChanges = "engagement.health.changes"
+)
+
+// Header names written on dead-lettered records.
+const (
+	HeaderDLQReason = "engage-dlq-reason"
+	HeaderDLQSource = "engage-dlq-source" // topic/partition@offset of the original record
+	HeaderDLQWorker = "engage-dlq-worker" // which worker gave up on it
+)
+
+// All lists every topic engage creates on a fresh cluster.
+var All = []string{Events, EventsDLQ, HealthChanges}
