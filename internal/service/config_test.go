@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/engage-oss/engage/internal/adapters/kafka"
 )
@@ -207,5 +208,37 @@ func TestCheckConfigDoc(t *testing.T) {
 	}
 	if _, err := os.Stat(path + ".lock"); !os.IsNotExist(err) {
 		t.Errorf("lock file left behind: %v", err)
+	}
+}
+
+// TestExplain: an error naming a Go field gets the flag and variable that set it; a field
+// name two flags share, or a message naming no field, is left as it is.
+func TestExplain(t *testing.T) {
+	type inner struct {
+		Addr    string
+		Timeout time.Duration
+	}
+	var cfg struct {
+		A, B  inner
+		Limit int
+	}
+	f := NewFlags("svc")
+	f.String(&cfg.A.Addr, "a-addr", "A_ADDR", "", "")
+	f.String(&cfg.B.Addr, "b-addr", "B_ADDR", "", "")
+	f.Duration(&cfg.A.Timeout, "timeout", "TIMEOUT", 0, "")
+	f.Int(&cfg.Limit, "limit", "", 0, "")
+	for _, tc := range []struct{ in, want string }{
+		{"Timeout -1s: must be positive", "Timeout -1s: must be positive (set by -timeout or TIMEOUT)"},
+		{"Limit 0 must exceed Timeout", "Limit 0 must exceed Timeout (set by -limit)"},
+		{"Addr: not host:port", "Addr: not host:port"},
+		{"LimitX is no field", "LimitX is no field"},
+	} {
+		got := f.Explain(&cfg, errors.New(tc.in))
+		if got == nil || got.Error() != tc.want {
+			t.Errorf("Explain(%q) = %v, want %q", tc.in, got, tc.want)
+		}
+	}
+	if f.Explain(&cfg, nil) != nil {
+		t.Error("Explain(nil) is not nil")
 	}
 }

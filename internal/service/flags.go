@@ -1,9 +1,12 @@
 package service
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -21,12 +24,13 @@ type Flags struct {
 	defs  map[string]string // flag name -> documented default
 	prose map[string]bool   // flag name -> defs holds a description, not a value
 	order []string          // flag names in declaration order
+	ptrs  map[any]string    // pointer to the value a flag sets -> flag name
 	errs  []error
 }
 
 // NewFlags returns an empty set for the named service.
 func NewFlags(name string) *Flags {
-	f := &Flags{fs: flag.NewFlagSet(name, flag.ContinueOnError), envs: map[string]string{}, defs: map[string]string{}, prose: map[string]bool{}}
+	f := &Flags{fs: flag.NewFlagSet(name, flag.ContinueOnError), envs: map[string]string{}, defs: map[string]string{}, prose: map[string]bool{}, ptrs: map[any]string{}}
 	f.fs.Usage = f.usage
 	return f
 }
@@ -47,8 +51,10 @@ func (f *Flags) usage() {
 	}
 }
 
-// declare records a flag and returns its environment value, if the variable is set.
-func (f *Flags) declare(name, env, def string) (string, bool) {
+// declare records a flag that sets *p and returns its environment value, if the variable
+// is set.
+func (f *Flags) declare(p any, name, env, def string) (string, bool) {
+	f.ptrs[p] = name
 	f.envs[name] = env
 	f.defs[name] = def
 	f.order = append(f.order, name)
@@ -62,7 +68,7 @@ func (f *Flags) declare(name, env, def string) (string, bool) {
 // String defines a string flag with an environment fallback.
 func (f *Flags) String(p *string, name, env, def, usage string) {
 	v := def
-	if e, ok := f.declare(name, env, def); ok {
+	if e, ok := f.declare(p, name, env, def); ok {
 		v = e
 	}
 	f.fs.StringVar(p, name, v, usage)
@@ -71,7 +77,7 @@ func (f *Flags) String(p *string, name, env, def, usage string) {
 // Bool defines a bool flag with an environment fallback.
 func (f *Flags) Bool(p *bool, name, env string, def bool, usage string) {
 	v := def
-	if e, ok := f.declare(name, env, strconv.FormatBool(def)); ok {
+	if e, ok := f.declare(p, name, env, strconv.FormatBool(def)); ok {
 		b, err := strconv.ParseBool(e)
 		if err != nil {
 			f.errs = append(f.errs, fmt.Errorf("environment %s=%q: not a boolean", env, e))
@@ -84,7 +90,7 @@ func (f *Flags) Bool(p *bool, name, env string, def bool, usage string) {
 // Int defines an int flag with an environment fallback.
 func (f *Flags) Int(p *int, name, env string, def int, usage string) {
 	v := def
-	if e, ok := f.declare(name, env, strconv.Itoa(def)); ok {
+	if e, ok := f.declare(p, name, env, strconv.Itoa(def)); ok {
 		n, err := strconv.Atoi(e)
 		if err != nil {
 			f.errs = append(f.errs, fmt.Errorf("environment %s=%q: not an integer", env, e))
@@ -97,7 +103,7 @@ func (f *Flags) Int(p *int, name, env string, def int, usage string) {
 // Duration defines a duration flag with an environment fallback.
 func (f *Flags) Duration(p *time.Duration, name, env string, def time.Duration, usage string) {
 	v := def
-	if e, ok := f.declare(name, env, formatDuration(def)); ok {
+	if e, ok := f.declare(p, name, env, formatDuration(def)); ok {
 		d, err := time.ParseDuration(e)
 		if err != nil {
 			f.errs = append(f.errs, fmt.Errorf("environment %s=%q: not a duration (e.g. 30s, 5m)", env, e))
@@ -110,7 +116,7 @@ func (f *Flags) Duration(p *time.Duration, name, env string, def time.Duration, 
 // List defines a comma-separated list flag with an environment fallback.
 func (f *Flags) List(p *[]string, name, env, def, usage string) {
 	v := def
-	if e, ok := f.declare(name, env, def); ok {
+	if e, ok := f.declare(p, name, env, def); ok {
 		v = e
 	}
 	*p = SplitList(v)
@@ -138,7 +144,7 @@ func (f *Flags) Parse(args []string) error {
 		return err
 	}
 	if len(f.errs) > 0 {
-		return f.errs[0]
+		return errors.Join(f.errs...)
 	}
 	if f.fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(f.fs.Args(), " "))
@@ -195,4 +201,62 @@ func SplitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// Explain adds to each error joined in err the flag and environment variable that set the
+// field it names, so that `-validate` tells an operator what to change: a domain package's
+// Validate names its Go fields ("FlushInterval 10s: must be in (0, 5s]"), and cfg, a pointer
+// to the service's Config, links those fields to the flags defined on them. A field name
+// that two flags share (Addr, say) is left as it is rather than guessed.
+func (f *Flags) Explain(cfg any, err error) error {
+	if err == nil {
+		return nil
+	}
+	byField := map[string]string{}
+	ambiguous := map[string]bool{}
+	var walk func(v reflect.Value, depth int)
+	walk = func(v reflect.Value, depth int) {
+		for i := 0; i < v.NumField(); i++ {
+			fv, sf := v.Field(i), v.Type().Field(i)
+			if !sf.IsExported() {
+				continue
+			}
+			if name, ok := f.ptrs[fv.Addr().Interface()]; ok {
+				if prev, dup := byField[sf.Name]; dup && prev != name {
+					ambiguous[sf.Name] = true
+				}
+				byField[sf.Name] = name
+			}
+			if fv.Kind() == reflect.Struct && depth < 4 {
+				walk(fv, depth+1)
+			}
+		}
+	}
+	if v := reflect.ValueOf(cfg); v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
+		walk(v.Elem(), 0)
+	}
+	var out []error
+	for _, e := range Flatten(err) {
+		msg := e.Error()
+		at, flagName := -1, ""
+		for field, name := range byField {
+			if ambiguous[field] {
+				continue
+			}
+			loc := regexp.MustCompile(`\b` + field + `\b`).FindStringIndex(msg)
+			if loc != nil && (at < 0 || loc[0] < at) {
+				at, flagName = loc[0], name
+			}
+		}
+		if flagName == "" {
+			out = append(out, e)
+			continue
+		}
+		set := "-" + flagName
+		if env := f.envs[flagName]; env != "" {
+			set += " or " + env
+		}
+		out = append(out, fmt.Errorf("%w (set by %s)", e, set))
+	}
+	return errors.Join(out...)
 }

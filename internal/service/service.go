@@ -163,7 +163,7 @@ func Configure(args []string, f *Flags, common *Common, cfg Validator, stdout, s
 		return 2, true
 	}
 	if err := cfg.Validate(); err != nil {
-		printErrors(stderr, name, err)
+		printErrors(stderr, name, f.Explain(cfg, err))
 		return 1, true
 	}
 	if common.ValidateOnly {

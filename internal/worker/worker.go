@@ -57,29 +57,29 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate names every bad field.
+// Validate names every bad field, by its Go name.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Topic == "" {
-		errs = append(errs, errors.New("worker topic: must be set"))
+		errs = append(errs, errors.New("Topic: must be set"))
 	}
 	if c.DLQTopic == "" {
-		errs = append(errs, errors.New("worker dlq topic: must be set"))
+		errs = append(errs, errors.New("DLQTopic: must be set"))
 	}
 	if c.Group == "" {
-		errs = append(errs, errors.New("worker group: must be set"))
+		errs = append(errs, errors.New("Group: must be set"))
 	}
 	if c.GroupSessionTimeout < time.Second {
-		errs = append(errs, fmt.Errorf("worker group session timeout %s: must be at least 1s", c.GroupSessionTimeout))
+		errs = append(errs, fmt.Errorf("GroupSessionTimeout %s: must be at least 1s", c.GroupSessionTimeout))
 	}
 	if c.MaxBatchRecords < 1 {
-		errs = append(errs, fmt.Errorf("worker max batch records %d: must be positive", c.MaxBatchRecords))
+		errs = append(errs, fmt.Errorf("MaxBatchRecords %d: must be positive", c.MaxBatchRecords))
 	}
 	if c.FlushInterval <= 0 || c.FlushInterval > 5*time.Second {
-		errs = append(errs, fmt.Errorf("worker flush interval %s: must be in (0, 5s] to keep views fresh", c.FlushInterval))
+		errs = append(errs, fmt.Errorf("FlushInterval %s: must be in (0, 5s] to keep views fresh", c.FlushInterval))
 	}
 	if err := c.Session.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("worker session rules: %w", err))
+		errs = append(errs, fmt.Errorf("Session: %w", err))
 	}
 	return errors.Join(errs...)
 }

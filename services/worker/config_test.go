@@ -33,17 +33,19 @@ func TestValidate(t *testing.T) {
 			args: []string{"-kafka-brokers", "", "-topic-partitions", "0", "-clickhouse-addr", "clickhouse", "-clickhouse-database", "my-db",
 				"-admin-addr", "nope", "-max-batch", "0", "-flush-interval", "10s", "-log-level", "loud"},
 			want: []string{"kafka.brokers: must not be empty", "topic.partitions 0", `clickhouse.addr "clickhouse"`, `clickhouse.database "my-db"`,
-				`worker.admin_addr "nope"`, "worker: worker max batch records 0", "worker: worker flush interval 10s", `log.level "loud"`},
+				`worker.admin_addr "nope"`, "worker: MaxBatchRecords 0: must be positive (set by -max-batch or WORKER_MAX_BATCH)",
+				"worker: FlushInterval 10s: must be in (0, 5s] to keep views fresh (set by -flush-interval or WORKER_FLUSH_INTERVAL)", `log.level "loud"`},
 		},
-		{name: "session rules", args: []string{"-idle-threshold", "1h"}, want: []string{"worker: ", "IdleThreshold"}},
+		{name: "session rules", args: []string{"-idle-threshold", "1h"}, want: []string{"worker: Session: ", "IdleThreshold 1h0m0s must be in (0, SessionTimeout=30m0s] (set by -idle-threshold or IDLE_THRESHOLD)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var cfg Config
-			if err := cfg.Flags().Parse(tt.args); err != nil {
+			f := cfg.Flags()
+			if err := f.Parse(tt.args); err != nil {
 				t.Fatal(err)
 			}
-			err := cfg.Validate()
+			err := f.Explain(&cfg, cfg.Validate())
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("valid configuration refused: %v", err)
@@ -71,7 +73,7 @@ func TestValidateFlag(t *testing.T) {
 		want     string
 	}{
 		{[]string{"-validate", "-kafka-brokers", "127.0.0.1:1", "-clickhouse-addr", "127.0.0.1:1"}, 0, "configuration ok"},
-		{[]string{"-validate", "-max-batch", "-3"}, 1, "worker max batch records -3"},
+		{[]string{"-validate", "-max-batch", "-3"}, 1, "MaxBatchRecords -3: must be positive (set by -max-batch or WORKER_MAX_BATCH)"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var cfg Config
