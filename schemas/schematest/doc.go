@@ -16,7 +16,7 @@
 //     and JavaScript validators read them: 10.0000000000000001 is the integer 10, and a number
 //     beyond a double's range (1e400) stays exact, so it is beyond any finite maximum.
 //
-// OpenAPI 3.1 schema objects are JSON Schema 2020-12, so the same validator checks the bodies
-// the OpenAPI document describes. (kin-openapi reads OpenAPI 3.0 schemas: it ignores const and
-// formatMinimum and refuses if/then/else, which the event schema relies on.)
+// The OpenAPI document as a whole, and the requests and responses it describes, are checked by
+// github.com/pb33f/libopenapi-validator in schemas/openapi_test.go; this package adds there
+// what that library does not check (unknown keywords, engage's keywords, the examples).
 package schematest
