@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"flag"
-	"strings"
 	"testing"
 
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/service"
 )
 
@@ -29,26 +29,17 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "defaults"},
 		{name: "everything wrong at once", args: []string{"-addr", "nope", "-data-dir", "", "-partitions", "0", "-admin-addr", "x", "-log-level", "loud"},
-			want: []string{`broker: broker addr "nope"`, "broker: broker data dir", "broker: broker partitions 0", `broker.admin_addr "x"`, `log.level "loud"`}},
+			want: []string{`broker: Addr "nope"`, "broker: DataDir: must be set (data must survive a restart) (set by -data-dir or BROKER_DATA_DIR)",
+				"broker: Partitions 0: must be 1..1024 (set by -partitions or BROKER_PARTITIONS)", `broker.admin_addr "x"`, `log.level "loud"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var cfg Config
-			if err := cfg.Flags().Parse(tt.args); err != nil {
+			f := cfg.Flags()
+			if err := f.Parse(tt.args); err != nil {
 				t.Fatal(err)
 			}
-			err := cfg.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("valid configuration refused: %v", err)
-				}
-				return
-			}
-			for _, w := range tt.want {
-				if err == nil || !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not contain %q:\n%v", w, err)
-				}
-			}
+			testenv.WantErrors(t, f.Explain(&cfg, cfg.Validate()), tt.want...)
 		})
 	}
 }

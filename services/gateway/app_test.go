@@ -13,9 +13,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/ingest"
@@ -40,22 +37,7 @@ func TestReadiness(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	obs, logs := observer.New(zap.InfoLevel)
-	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), obs))
-	app, err := newApp(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, log, app.Components...) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		app.Close()
-	})
+	logs := testenv.App(t, func(ctx context.Context, log *zap.Logger) (*service.App, error) { return newApp(ctx, cfg, log) })
 
 	var addr string
 	testenv.Eventually(t, 10*time.Second, func() error {

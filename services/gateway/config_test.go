@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/ingest"
 	"github.com/engage-oss/engage/internal/service"
 )
@@ -71,20 +72,7 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := parse(t, tt.args, tt.env...).Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("valid configuration refused: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("accepted, want errors naming %q", tt.want)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not contain %q:\n%v", w, err)
-				}
-			}
+			testenv.WantErrors(t, err, tt.want...)
 		})
 	}
 }

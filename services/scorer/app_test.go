@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/engage-oss/engage/internal/dev/testenv"
@@ -53,22 +51,7 @@ func TestServiceWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	obs, logs := observer.New(zap.InfoLevel)
-	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), obs))
-	app, err := newApp(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, log, app.Components...) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-		app.Close()
-	})
+	logs := testenv.App(t, func(ctx context.Context, log *zap.Logger) (*service.App, error) { return newApp(ctx, cfg, log) })
 
 	addr := listenAddr(t, logs, "api")
 	get := func(path, key string) (int, string, error) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/service"
 )
 
@@ -46,20 +47,7 @@ func TestValidate(t *testing.T) {
 				t.Fatal(err)
 			}
 			err := f.Explain(&cfg, cfg.Validate())
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("valid configuration refused: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("accepted, want errors naming %q", tt.want)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error does not contain %q:\n%v", w, err)
-				}
-			}
+			testenv.WantErrors(t, err, tt.want...)
 		})
 	}
 }

@@ -44,13 +44,13 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("broker addr %q: %w", c.Addr, err))
+		errs = append(errs, fmt.Errorf("Addr %q: %w", c.Addr, err))
 	}
 	if c.DataDir == "" {
-		errs = append(errs, errors.New("broker data dir: must be set (data must survive a restart)"))
+		errs = append(errs, errors.New("DataDir: must be set (data must survive a restart)"))
 	}
 	if c.Partitions < 1 || c.Partitions > 1024 {
-		errs = append(errs, fmt.Errorf("broker partitions %d: must be 1..1024", c.Partitions))
+		errs = append(errs, fmt.Errorf("Partitions %d: must be 1..1024", c.Partitions))
 	}
 	return errors.Join(errs...)
 }
