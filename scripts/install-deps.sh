@@ -5,6 +5,9 @@
 #     engage runs its own server from a config it generates under .data/ (internal/dev/clickhouseserver), so
 #     the system service is never started and is left disabled: it would take port 9000,
 #     the embedded server's default.
+#   - ZooKeeper (Debian's zookeeper package, Java), which replicated ClickHouse tables need:
+#     `make run-cluster` and the cluster tests run their own standalone server under .data/
+#     (internal/dev/zookeeper). The package installs no system service.
 #   - Go >= 1.26, which Debian does not package; we only say how to get it.
 #
 # Idempotent: one line per check or action, exit 0 when everything is present.
@@ -94,6 +97,25 @@ check_clickhouse() {
 	fi
 }
 
+# The jars the package installs; internal/dev/zookeeper runs them with java.
+have_zookeeper() {
+	[ -r /usr/share/java/zookeeper.jar ] && [ -r /usr/share/java/slf4j-simple.jar ] && command -v java >/dev/null 2>&1
+}
+
+check_zookeeper() {
+	if have_zookeeper; then
+		say "ZooKeeper present"
+		return
+	fi
+	say "apt-get install -y zookeeper libslf4j-java"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper libslf4j-java || ! have_zookeeper; then
+		say "could not install ZooKeeper from the distribution (needed by the cluster mode and its tests)"
+		exit 1
+	fi
+	say "ZooKeeper installed"
+}
+
 check_go() {
 	if ! command -v go >/dev/null 2>&1; then
 		say "Go is not installed: engage needs Go >= 1.$GO_MIN_MINOR from https://go.dev/dl/ (Debian's golang package is too old)"
@@ -115,5 +137,6 @@ check_go() {
 
 status=0
 check_clickhouse
+check_zookeeper
 check_go || status=1
 exit "$status"
