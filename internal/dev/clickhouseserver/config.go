@@ -3,9 +3,11 @@ package clickhouseserver
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"time"
 )
 
@@ -31,6 +33,13 @@ type Config struct {
 	// HTTPPort is the HTTP port on 127.0.0.1. Default 0: a free port is picked.
 	HTTPPort int
 
+	// InterserverPort is the port on 127.0.0.1 through which replicas fetch parts from each
+	// other. Required, and only allowed, with Cluster.
+	InterserverPort int
+	// Cluster makes the server one node of a replicated, sharded cluster. Default nil: a
+	// single server, which opens no port besides TCPPort and HTTPPort.
+	Cluster *ClusterConfig
+
 	// Binary is the server executable: a path, or a name looked up in PATH. A binary named
 	// "clickhouse" is the all-in-one build and gets "server" as its first argument.
 	// Default: clickhouse-server in PATH, then /usr/sbin and /usr/bin (Debian installs it in
@@ -45,8 +54,63 @@ type Config struct {
 	StopTimeout time.Duration
 }
 
+// ClusterConfig is what a cluster node knows of its cluster: the remote_servers entry, the
+// ZooKeeper ensemble and its own macros, which replicated tables use in their ZooKeeper paths
+// ('/clickhouse/tables/{shard}/…', '{replica}').
+type ClusterConfig struct {
+	// Name of the cluster in remote_servers (the name Distributed tables and ON CLUSTER use).
+	Name string
+	// Shards lists, per shard, the native addresses (host:port) of its replicas.
+	Shards [][]string
+	// Shard and Replica are this node's {shard} and {replica} macros.
+	Shard, Replica string
+	// ZooKeeper lists the ensemble's client addresses (host:port).
+	ZooKeeper []string
+}
+
+var clusterName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (c *ClusterConfig) validate() error {
+	switch {
+	case !clusterName.MatchString(c.Name):
+		return fmt.Errorf("clickhouseserver: Config.Cluster.Name %q is not an identifier", c.Name)
+	case len(c.Shards) == 0:
+		return errors.New("clickhouseserver: Config.Cluster.Shards is empty")
+	case len(c.ZooKeeper) == 0:
+		return errors.New("clickhouseserver: Config.Cluster.ZooKeeper is empty")
+	case c.Shard == "" || c.Replica == "":
+		return errors.New("clickhouseserver: Config.Cluster.Shard and Replica are required")
+	}
+	for i, shard := range c.Shards {
+		if len(shard) == 0 {
+			return fmt.Errorf("clickhouseserver: Config.Cluster.Shards[%d] has no replica", i)
+		}
+		for _, a := range shard {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return fmt.Errorf("clickhouseserver: Config.Cluster.Shards[%d] address %q: %w", i, a, err)
+			}
+		}
+	}
+	for _, a := range c.ZooKeeper {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("clickhouseserver: Config.Cluster.ZooKeeper address %q: %w", a, err)
+		}
+	}
+	return nil
+}
+
 // Validate reports the first invalid field of c, by name.
 func (c Config) Validate() error {
+	switch {
+	case c.Cluster != nil && (c.InterserverPort <= 0 || c.InterserverPort > 65535):
+		return fmt.Errorf("clickhouseserver: Config.InterserverPort %d: a cluster node needs one in 1..65535", c.InterserverPort)
+	case c.Cluster == nil && c.InterserverPort != 0:
+		return errors.New("clickhouseserver: Config.InterserverPort is only for cluster nodes (Config.Cluster)")
+	case c.Cluster != nil:
+		if err := c.Cluster.validate(); err != nil {
+			return err
+		}
+	}
 	switch {
 	case c.Dir == "":
 		return errors.New("clickhouseserver: Config.Dir is required")

@@ -97,7 +97,7 @@ func TestFindBinary(t *testing.T) {
 // the two configured, and paths escaped so an odd directory name cannot break the XML.
 func TestRenderConfig(t *testing.T) {
 	dir := "/srv/engage/a&b<c>"
-	raw, err := renderConfig(dir, 19000, 18123)
+	raw, err := renderConfig(Config{Dir: dir}, 19000, 18123)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +145,72 @@ func TestRenderConfig(t *testing.T) {
 	for _, banned := range []string{"interserver_http_port", "mysql_port", "postgresql_port", "keeper_server", "query_log"} {
 		if strings.Contains(string(raw), banned) {
 			t.Errorf("config.xml contains %s", banned)
+		}
+	}
+}
+
+// TestRenderClusterConfig: a cluster node gets remote_servers with every replica of every
+// shard, the ZooKeeper ensemble, its macros and the interserver port, and still listens on
+// loopback only.
+func TestRenderClusterConfig(t *testing.T) {
+	cfg := Config{Dir: "/srv/engage/n", InterserverPort: 19009, Cluster: &ClusterConfig{
+		Name:      "engage",
+		Shards:    [][]string{{"127.0.0.1:19001", "127.0.0.1:19002"}, {"127.0.0.1:19003", "127.0.0.1:19004"}},
+		Shard:     "02",
+		Replica:   "r1",
+		ZooKeeper: []string{"127.0.0.1:12181"},
+	}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := renderConfig(cfg, 19003, 18123)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		ListenHost      []string `xml:"listen_host"`
+		InterserverHost string   `xml:"interserver_http_host"`
+		InterserverPort int      `xml:"interserver_http_port"`
+		Shards          []struct {
+			Internal bool `xml:"internal_replication"`
+			Replicas []struct {
+				Host string `xml:"host"`
+				Port int    `xml:"port"`
+			} `xml:"replica"`
+		} `xml:"remote_servers>engage>shard"`
+		ZooKeeper []struct {
+			Host string `xml:"host"`
+			Port int    `xml:"port"`
+		} `xml:"zookeeper>node"`
+		Shard   string `xml:"macros>shard"`
+		Replica string `xml:"macros>replica"`
+		Cluster string `xml:"macros>cluster"`
+	}
+	if err := xml.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("config.xml does not parse: %v\n%s", err, raw)
+	}
+	if !slices.Equal(got.ListenHost, []string{"127.0.0.1"}) || got.InterserverHost != "127.0.0.1" || got.InterserverPort != 19009 {
+		t.Errorf("listen %q, interserver %s:%d", got.ListenHost, got.InterserverHost, got.InterserverPort)
+	}
+	if len(got.Shards) != 2 || len(got.Shards[0].Replicas) != 2 || len(got.Shards[1].Replicas) != 2 ||
+		got.Shards[1].Replicas[1].Port != 19004 || !got.Shards[0].Internal {
+		t.Errorf("remote_servers = %+v", got.Shards)
+	}
+	if len(got.ZooKeeper) != 1 || got.ZooKeeper[0].Port != 12181 {
+		t.Errorf("zookeeper = %+v", got.ZooKeeper)
+	}
+	if got.Shard != "02" || got.Replica != "r1" || got.Cluster != "engage" {
+		t.Errorf("macros = %s %s %s", got.Cluster, got.Shard, got.Replica)
+	}
+
+	for _, bad := range []Config{
+		{Dir: "x", InterserverPort: 1},
+		{Dir: "x", Cluster: cfg.Cluster},
+		{Dir: "x", InterserverPort: 1, Cluster: &ClusterConfig{Name: "a-b", Shards: cfg.Cluster.Shards, Shard: "1", Replica: "1", ZooKeeper: cfg.Cluster.ZooKeeper}},
+		{Dir: "x", InterserverPort: 1, Cluster: &ClusterConfig{Name: "a", Shards: [][]string{{"nohost"}}, Shard: "1", Replica: "1", ZooKeeper: cfg.Cluster.ZooKeeper}},
+	} {
+		if bad.Validate() == nil {
+			t.Errorf("Validate accepted %+v", bad)
 		}
 	}
 }

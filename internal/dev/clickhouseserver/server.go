@@ -123,7 +123,7 @@ func start(ctx context.Context, cfg Config, bin string, args []string) (*Server,
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFiles(cfg.Dir, tcpPort, httpPort); err != nil {
+	if err := writeFiles(cfg, tcpPort, httpPort); err != nil {
 		return nil, err
 	}
 	logs := filepath.Join(cfg.Dir, logDir)
