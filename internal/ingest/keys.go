@@ -129,7 +129,35 @@ func ParseKeyList(list string) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing key list: %w", err)
 	}
+	if err := checkMixedList(specs); err != nil {
+		return nil, err
+	}
 	return k, nil
+}
+
+// MinMixedKeyLen is the shortest unrestricted key a list with restricted keys may hold.
+const MinMixedKeyLen = 16
+
+// checkMixedList refuses "k1:acme,globex": key files once separated accounts with ',', and in
+// a list that line makes globex a key for every account. Nothing in the text tells the two
+// apart, so a list that restricts some keys may not also hold a short unrestricted one; real
+// keys are long random strings, account ids rarely are.
+func checkMixedList(specs []KeySpec) error {
+	restricted := false
+	for _, s := range specs {
+		restricted = restricted || len(s.Accounts) > 0
+	}
+	if !restricted {
+		return nil
+	}
+	for i, s := range specs {
+		if len(s.Accounts) == 0 && len(s.Key) < MinMixedKeyLen {
+			return fmt.Errorf("parsing key list: item %d (fingerprint %s) is an unrestricted key of %d characters in a list with restricted keys: "+
+				"if it is an account, separate accounts with '|' (key:account1|account2); a key must then have at least %d characters",
+				i+1, Fingerprint(s.Key), len(s.Key), MinMixedKeyLen)
+		}
+	}
+	return nil
 }
 
 // parseKeySpec parses `key` or `key:a|b`.

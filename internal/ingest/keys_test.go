@@ -99,11 +99,14 @@ func TestParseKeyList(t *testing.T) {
 	}{
 		{"k1", 1, ""},
 		{" k1 , k2,,", 2, ""},
-		{"k1:acme|globex,k2", 2, ""},
+		{"k1:acme|globex,k2-0123456789abcdef", 2, ""},
+		{"k1:acme|globex,k2", 0, "separate accounts with '|'"},
+		{"k1:acme,globex", 0, "separate accounts with '|'"},
 		{"", 0, ""},
 		{"k1,k1", 0, "duplicate key"},
 		{"k1:", 0, "empty account list"},
 		{"k1:acme,k 2", 0, "spaces"},
+		{"k1,k2", 2, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.list, func(t *testing.T) {

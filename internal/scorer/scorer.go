@@ -120,16 +120,17 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate names the first bad field, after defaults.
+// Validate names every bad field, after defaults (zero fields take their defaults).
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	switch {
-	case c.Interval < 100*time.Millisecond:
-		return fmt.Errorf("scorer interval %s: must be at least 100ms", c.Interval)
-	case c.ContractionDays < 1:
-		return fmt.Errorf("scorer contraction days %d: must be positive", c.ContractionDays)
+	var errs []error
+	if c.Interval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("Interval %s: must be at least 100ms", c.Interval))
 	}
-	return nil
+	if c.ContractionDays < 1 {
+		errs = append(errs, fmt.Errorf("ContractionDays %d: must be positive", c.ContractionDays))
+	}
+	return errors.Join(errs...)
 }
 
 // Deps are what a Scorer reads from and writes to.

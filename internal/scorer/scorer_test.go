@@ -400,8 +400,8 @@ func TestConfigValidate(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", Config{}, ""},
-		{"interval too short", Config{Interval: time.Millisecond}, "scorer interval 1ms: must be at least 100ms"},
-		{"negative contraction", Config{ContractionDays: -1}, "scorer contraction days -1: must be positive"},
+		{"interval too short", Config{Interval: time.Millisecond}, "Interval 1ms: must be at least 100ms"},
+		{"negative contraction", Config{ContractionDays: -1}, "ContractionDays -1: must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,8 +61,9 @@ func wholeMs(field string, d time.Duration) error {
 }
 
 // FinalBefore returns the End below which a session of a user whose newest accepted event is
-// at newest (unix ms) is final: no event accepted from then on can join or precede it. The
-// stream worker uses it to choose which stored events to pass to Restore.
+// at newest (unix ms) is final: no event accepted from then on can join or precede it.
+// Restores load from the sessions that are not final (a Store receives MutableSpan in
+// Restore.MutableMs and cuts at newest − MutableMs, which is this).
 func (c Config) FinalBefore(newest int64) int64 {
 	return newest - c.MutableSpan()
 }

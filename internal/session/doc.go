@@ -60,8 +60,8 @@
 //     a user never seen. The tail must begin at a session boundary (the start of a session);
 //     starting at an earlier boundary is always safe, only slower.
 //  2. Calls Add for every event of the batch, in offset order, and Flush once per batch.
-//  3. Stores, in this order: the raw events (events_raw, flagged sessionized when Add said
-//     Accepted; the worker's first insert), then the session rows, the day rows, and last the
+//  3. Stores, in this order: the raw events (events_raw, with late set when Add said Late;
+//     the worker's first insert), then the session rows, the day rows, and last the
 //     sessionized events (session_events_raw, what a restore replays; see Rows); and only then
 //     commits the Kafka offsets. With session rows written before the sessionized events they
 //     come from, a crash at any point is repaired by restore plus redelivery: a restore sees

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -199,6 +200,8 @@ func (d *fakeDLQ) ProduceDeadLetters(_ context.Context, dls []DeadLetter) error 
 type rec struct {
 	id, at string
 	raw    string
+	user   string // default u1
+	part   int32
 }
 
 func records(t *testing.T, rs []rec) []Record {
@@ -207,14 +210,15 @@ func records(t *testing.T, rs []rec) []Record {
 	for i, r := range rs {
 		val := []byte(r.raw)
 		if r.raw == "" {
-			in := event.Input{EventID: r.id, AccountID: "acme", UserID: "u1", Name: "report.viewed", Timestamp: "2026-11-21T" + r.at + ":00Z"}
+			user := cmp.Or(r.user, "u1")
+			in := event.Input{EventID: r.id, AccountID: "acme", UserID: user, Name: "report.viewed", Timestamp: "2026-11-21T" + r.at + ":00Z"}
 			ev, err := in.Build(time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC))
 			if err != nil {
 				t.Fatalf("event %s: %v", r.id, err)
 			}
 			val = ev.AppendJSON(nil)
 		}
-		out[i] = Record{Topic: "engagement.events", Partition: 0, Offset: int64(i), Key: []byte("acme"), Value: val}
+		out[i] = Record{Topic: "engagement.events", Partition: r.part, Offset: int64(i), Key: []byte("acme"), Value: val}
 	}
 	return out
 }
@@ -226,7 +230,7 @@ func newTestWorker(t *testing.T, store Store) *Worker {
 		t.Fatal(err)
 	}
 	w.policy = retry.Policy{Initial: time.Millisecond, Max: time.Millisecond}
-	w.Assigned(context.Background(), []int32{0})
+	w.Assigned(context.Background(), []int32{0, 1})
 	return w
 }
 
@@ -269,6 +273,18 @@ func TestPolicy(t *testing.T) {
 		store:        func(s *memStore) { s.refuse = func(e RawEvent) bool { return e.EventID == "b-1020" } },
 		wantEvents:   []string{"a-1000", "c-1040"},
 		wantSessions: []string{"u1 10:00–10:00 1", "u1 10:40–10:40 1"},
+		wantDLQ:      []string{"1 rejected by store"},
+		wantCommits:  1, wantRowCalls: 1,
+	}, {
+		// Without the refused 12:00 event, 10:30 is no longer more than the 1 h lateness
+		// behind its user's newest event: it is sessionized after all, and its raw row is
+		// written again with the new flag. The other partition's user is not touched.
+		name: "refused event changes another event's outcome; other partitions keep theirs",
+		batch: []rec{{id: "a-1000", at: "10:00"}, {id: "r-1200", at: "12:00"}, {id: "x-1030", at: "10:30"},
+			{id: "p1-1000", at: "10:00", user: "u9", part: 1}, {id: "p1-1010", at: "10:10", user: "u9", part: 1}},
+		store:        func(s *memStore) { s.refuse = func(e RawEvent) bool { return e.EventID == "r-1200" } },
+		wantEvents:   []string{"a-1000", "p1-1000", "p1-1010", "x-1030"},
+		wantSessions: []string{"u1 10:00–10:30 2", "u9 10:00–10:10 2"},
 		wantDLQ:      []string{"1 rejected by store"},
 		wantCommits:  1, wantRowCalls: 1,
 	}, {
@@ -356,6 +372,18 @@ func TestPolicy(t *testing.T) {
 			}
 			if tc.wantRowCalls >= 0 && store.rowWrites != tc.wantRowCalls {
 				t.Errorf("WriteRows calls = %d, want %d", store.rowWrites, tc.wantRowCalls)
+			}
+			// The raw rows' flags agree with the sessions: what is sessionized is exactly
+			// what the stored sessions count (after an error the batch is redelivered instead).
+			sessionized := store.sessionizedIDs()
+			for _, id := range store.eventIDs() {
+				if tc.wantErr != "" {
+					break
+				}
+				e := store.events[id]
+				if e.Sessionized != slices.Contains(sessionized, id) || (e.Late && e.Sessionized) {
+					t.Errorf("event %s stored with sessionized=%v late=%v; sessionized events: %v", id, e.Sessionized, e.Late, sessionized)
+				}
 			}
 		})
 	}

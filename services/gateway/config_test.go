@@ -52,7 +52,8 @@ func TestValidate(t *testing.T) {
 		want []string // every one must be named; none: valid
 	}{
 		{name: "dev defaults", args: []string{"-dev"}},
-		{name: "keys from the list", args: []string{"-write-keys", "k1,k2:acme|globex"}},
+		{name: "keys from the list", args: []string{"-write-keys", "k1-0123456789abcdef,k2:acme|globex"}},
+		{name: "an account written with the old separator", args: []string{"-write-keys", "k2:acme,globex"}, want: []string{"separate accounts with '|'"}},
 		{name: "no keys outside dev mode", want: []string{"gateway.write_keys: no write keys"}},
 		{
 			name: "everything wrong at once",

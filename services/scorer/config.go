@@ -48,10 +48,7 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, service.FieldValue("scorer.addr", c.Addr, "not host:port (or :port)"))
 	}
-	// scorer.Config.Validate stops at its first problem; each field alone (the other left
-	// zero, which is its default) reports both.
-	errs = append(errs, service.Section("scorer", scorer.Config{Interval: c.Scorer.Interval}.Validate())...)
-	errs = append(errs, service.Section("scorer", scorer.Config{ContractionDays: c.Scorer.ContractionDays}.Validate())...)
+	errs = append(errs, service.Section("scorer", c.Scorer.Validate())...)
 	if len(c.ReadKeys) == 0 && !c.Dev {
 		errs = append(errs, service.Field("scorer.read_keys", "no read keys: set READ_KEYS (or ENGAGE_DEV=true for the dev key)"))
 	}

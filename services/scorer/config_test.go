@@ -56,7 +56,7 @@ func TestValidate(t *testing.T) {
 			name: "everything wrong at once",
 			args: []string{"-kafka-brokers", "", "-clickhouse-addr", "x", "-addr", "nope", "-interval", "1ms", "-contraction-days", "-1", "-model-poll", "0s", "-model", missing},
 			want: []string{"kafka.brokers: must not be empty", `clickhouse.addr "x": not host:port`, `scorer.addr "nope"`,
-				"scorer: scorer interval 1ms", "scorer: scorer contraction days -1", "scorer.read_keys", "health.model: ", "health.model_poll 0s"},
+				"scorer: Interval 1ms", "scorer: ContractionDays -1", "scorer.read_keys", "health.model: ", "health.model_poll 0s"},
 		},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/engage-oss/engage/internal/dev/clickhouseserver"
 	"github.com/engage-oss/engage/internal/dev/devstack"
+	"github.com/engage-oss/engage/internal/scorer/readapi"
 )
 
 type config struct {
@@ -83,7 +84,7 @@ func (c config) banner(chAddr string) {
   │ engage is running                                     Ctrl-C stops it all │
   └───────────────────────────────────────────────────────────────────────────┘
   gateway      http://%[1]s        (POST /v1/events, Segment /v1/batch …)
-  scorer API   http://%[2]s        (GET /v1/accounts/{id}/health, read key dev-read-key)
+  scorer API   http://%[2]s        (GET /v1/accounts/{id}/health, read key %[7]s)
   ClickHouse   %[3]s          (database engagement)
   write key    %[4]s
 
@@ -96,12 +97,12 @@ func (c config) banner(chAddr string) {
     clickhouse-client --host %[6]s --port %[5]s -q 'SELECT * FROM engagement.events'
 
   Health of every account (after make demo):
-    curl -s -H 'Authorization: Bearer dev-read-key' 'http://%[2]s/v1/accounts?band=red'
+    curl -s -H 'Authorization: Bearer %[7]s' 'http://%[2]s/v1/accounts?band=red'
   Band changes as they happen:  bin/subscriber
 
   Realistic traffic for ~50 accounts:  make demo
 
-`, gatewayAddr, scorerAddr, chAddr, c.writeKey, portOf(chAddr), hostOf(chAddr))
+`, gatewayAddr, scorerAddr, chAddr, c.writeKey, portOf(chAddr), hostOf(chAddr), readapi.DevReadKey)
 }
 
 func portOf(addr string) string {

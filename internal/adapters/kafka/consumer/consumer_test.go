@@ -128,6 +128,7 @@ func TestCommitErrors(t *testing.T) {
 		{kerr.IllegalGeneration, true},
 		{kerr.UnknownMemberID, true},
 		{kerr.FencedInstanceID, true},
+		{kerr.RebalanceInProgress, true},
 		{kerr.GroupAuthorizationFailed, false},
 		{kerr.OffsetMetadataTooLarge, false},
 	} {
@@ -253,5 +254,53 @@ func TestWorkerThroughCommitErrors(t *testing.T) {
 				t.Fatalf("stored %d distinct events, want 6", n)
 			}
 		})
+	}
+}
+
+// TestProduceDeadLetters: a dead letter keeps its record's key, value and headers, and adds
+// the reason, the source (topic/partition@offset) and the worker's name as headers.
+func TestProduceDeadLetters(t *testing.T) {
+	_, brokers := testenv.Kafka(t, kfake.SeedTopics(1, topics.Events, topics.EventsDLQ))
+	cons := newConsumer(t, brokers, worker.DefaultConfig(), listener{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	dl := worker.DeadLetter{
+		Record: worker.Record{Topic: topics.Events, Partition: 3, Offset: 42, Key: []byte("acme"), Value: []byte("{not json"),
+			Headers: []worker.Header{{Key: "traceparent", Value: []byte("00-abc-01")}}},
+		Reason: "undecodable: unexpected end of JSON input",
+		Worker: "worker-7",
+	}
+	if err := cons.ProduceDeadLetters(ctx, []worker.DeadLetter{dl}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topics.EventsDLQ), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var got *kgo.Record
+	for got == nil {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatal("no dead letter on the topic")
+		}
+		fs.EachRecord(func(r *kgo.Record) { got = r })
+	}
+	if string(got.Key) != "acme" || string(got.Value) != "{not json" {
+		t.Errorf("dead letter key %q value %q, want the record's", got.Key, got.Value)
+	}
+	hdr := map[string]string{}
+	for _, h := range got.Headers {
+		hdr[h.Key] = string(h.Value)
+	}
+	for k, want := range map[string]string{
+		"traceparent":          "00-abc-01",
+		topics.HeaderDLQReason: dl.Reason,
+		topics.HeaderDLQSource: "engagement.events/3@42",
+		topics.HeaderDLQWorker: "worker-7",
+	} {
+		if hdr[k] != want {
+			t.Errorf("header %s = %q, want %q", k, hdr[k], want)
+		}
 	}
 }
