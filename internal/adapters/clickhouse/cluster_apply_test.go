@@ -3,6 +3,7 @@ package clickhouse_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,9 +17,23 @@ import (
 	"github.com/engage-oss/engage/schemas"
 )
 
-// TestClusterLayoutApplies applies every migration, as ClusterLayout lays it out, to a local
-// 2 × 2 cluster on the installed ClickHouse, and writes and reads through the result.
-func TestClusterLayoutApplies(t *testing.T) {
+// mutexLock is a Locker for migrators in one process.
+type mutexLock struct{ mu sync.Mutex }
+
+func (l *mutexLock) Lock(ctx context.Context) (func(), error) {
+	l.mu.Lock()
+	return l.mu.Unlock, nil
+}
+
+// localCluster is a 2 × 2 cluster on the installed ClickHouse with its own ZooKeeper, and a
+// connection per node to database db.
+type localCluster struct {
+	*clickhouseserver.Cluster
+	nodes []clickhouse.ClusterNode
+}
+
+func startCluster(t *testing.T, db string) *localCluster {
+	t.Helper()
 	ctx := context.Background()
 	zk, err := zookeeper.Start(ctx, zookeeper.Config{Dir: t.TempDir()})
 	if err != nil {
@@ -30,53 +45,89 @@ func TestClusterLayoutApplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Stop(context.Background()) })
-
-	const db = "engagement"
-	var nodes []driver.Conn
-	for _, addr := range c.Addrs() {
-		boot, err := ch.Open(&ch.Options{Addr: []string{addr}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
-			t.Fatal(err)
-		}
-		boot.Close()
-		conn, err := ch.Open(&ch.Options{Addr: []string{addr}, Auth: ch.Auth{Database: db}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		nodes = append(nodes, conn)
-	}
-	ms, err := clickhouse.LoadMigrations(schemas.ClickHouse, "clickhouse")
+	lc := &localCluster{Cluster: c}
+	first := lc.dial(t, c.Addrs()[0], "default")
+	nodes, err := clickhouse.ClusterNodes(ctx, first, c.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sync := ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_distributed_sync": 1}))
-	l := clickhouse.NewClusterLayout(c.Name(), db)
-	for _, m := range ms {
-		for _, stmt := range m.Statements {
-			cs, err := l.Translate(stmt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range cs {
-				targets := nodes[:1]
-				if s.EveryNode {
-					targets = nodes
-				}
-				for i, n := range targets {
-					if err := n.Exec(sync, s.SQL); err != nil {
-						t.Fatalf("%s on node %d: %v\n%s", m.Name, i, err, s.SQL)
-					}
-				}
-			}
+	if len(nodes) != 4 {
+		t.Fatalf("system.clusters lists %d nodes, want 4", len(nodes))
+	}
+	for i := range nodes {
+		boot := lc.dial(t, nodes[i].Addr, "default")
+		if err := boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
+			t.Fatal(err)
+		}
+		nodes[i].Conn = lc.dial(t, nodes[i].Addr, db)
+	}
+	lc.nodes = nodes
+	return lc
+}
+
+func (lc *localCluster) dial(t *testing.T, addr, db string) driver.Conn {
+	t.Helper()
+	conn, err := ch.Open(&ch.Options{Addr: []string{addr}, Auth: ch.Auth{Database: db}, DialTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// TestMigrateCluster applies every migration to a local 2 × 2 cluster with two migrators at
+// once, and writes and reads through the result: each migration is recorded once per node
+// and once for the cluster, events written through the Distributed table land once on their
+// shard, replicate, feed the materialized views on each shard and read back through the
+// views on every node.
+func TestMigrateCluster(t *testing.T) {
+	ctx := context.Background()
+	const db = "engagement"
+	lc := startCluster(t, db)
+	nodes := make([]driver.Conn, len(lc.nodes))
+	for i, n := range lc.nodes {
+		nodes[i] = n.Conn
+	}
+	lock := &mutexLock{}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = clickhouse.MigrateCluster(ctx, lc.nodes, lc.Name(), db, lock, schemas.ClickHouse, "clickhouse")
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
+	ms, _ := clickhouse.LoadMigrations(schemas.ClickHouse, "clickhouse")
+	for i, n := range nodes {
+		var recorded, versions uint64
+		if err := n.QueryRow(ctx, "SELECT count(), uniqExact(version) FROM schema_migrations WHERE statement = 0").Scan(&recorded, &versions); err != nil {
+			t.Fatal(err)
+		}
+		if recorded != uint64(len(ms)) || versions != uint64(len(ms)) {
+			t.Errorf("node %d records %d migrations (%d versions), want each of the %d once", i, recorded, versions, len(ms))
+		}
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var n uint64
+		if err := nodes[3].QueryRow(ctx, "SELECT count() FROM schema_migrations_cluster WHERE statement = 0").Scan(&n); err != nil {
+			return err
+		}
+		if n != uint64(len(ms)) {
+			return fmt.Errorf("schema_migrations_cluster on the last node holds %d rows, want %d", n, len(ms))
+		}
+		return nil
+	})
+	syncCtx := ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_distributed_sync": 1}))
 
 	// Events of 20 accounts through the Distributed table, from one node.
-	b, err := nodes[0].PrepareBatch(sync, "INSERT INTO events_raw (event_id, account_id, user_id, name, ts, ts_ms, original_ts_ms, sent_at_ms, received_at, received_ms, properties, kafka_partition, kafka_offset, late, ver)")
+	b, err := nodes[0].PrepareBatch(syncCtx, "INSERT INTO events_raw (event_id, account_id, user_id, name, ts, ts_ms, original_ts_ms, sent_at_ms, received_at, received_ms, properties, kafka_partition, kafka_offset, late, ver)")
 	if err != nil {
 		t.Fatal(err)
 	}
