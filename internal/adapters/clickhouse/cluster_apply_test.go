@@ -183,3 +183,75 @@ func TestMigrateCluster(t *testing.T) {
 		t.Errorf("the shards hold %d events between them, want 40", locals)
 	}
 }
+
+// TestMigrateClusterNodeDown: a replica that is down while the migrations run is skipped, and
+// the next MigrateCluster, once it is back, gives it every table and view; its replicated
+// tables fetch the rows written meanwhile.
+func TestMigrateClusterNodeDown(t *testing.T) {
+	ctx := context.Background()
+	const db = "engagement"
+	lc := startCluster(t, db)
+	lc.Kill(1, 1) // shard 2, replica 2
+	down := lc.nodes[3]
+	lock := &mutexLock{}
+	skipped, err := clickhouse.MigrateCluster(ctx, lc.nodes, lc.Name(), db, lock, schemas.ClickHouse, "clickhouse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skipped) != 1 || skipped[0].Addr != down.Addr {
+		t.Fatalf("skipped %v, want the node that is down (%s)", skipped, down.Addr)
+	}
+	// Rows for every account, written while the replica is down.
+	b, err := lc.nodes[0].Conn.PrepareBatch(ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_distributed_sync": 1})),
+		"INSERT INTO events_raw (event_id, account_id, user_id, name, ts, ts_ms, received_at, received_ms, properties, ver)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	for i := range 40 {
+		if err := b.Append(fmt.Sprintf("e-%d", i), fmt.Sprintf("acct-%d", i), "u1", "report.viewed", now, now.UnixMilli(), now, now.UnixMilli(), "{}", uint64(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := lc.Restart(ctx, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	skipped, err = clickhouse.MigrateCluster(ctx, lc.nodes, lc.Name(), db, lock, schemas.ClickHouse, "clickhouse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skipped) != 0 {
+		t.Fatalf("skipped %v after the restart", skipped)
+	}
+	var peer uint64
+	if err := lc.nodes[2].Conn.QueryRow(ctx, "SELECT count() FROM events_raw_local").Scan(&peer); err != nil {
+		t.Fatal(err)
+	}
+	if peer == 0 || peer == 40 {
+		t.Fatalf("shard 2 holds %d of 40 events; the sharding key should split them", peer)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var n, views uint64
+		if err := down.Conn.QueryRow(ctx, "SELECT count() FROM events_raw_local").Scan(&n); err != nil {
+			return err
+		}
+		if n != peer {
+			return fmt.Errorf("the restarted replica holds %d events, its peer %d", n, peer)
+		}
+		if err := down.Conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND engine = 'View'", db).Scan(&views); err != nil {
+			return err
+		}
+		var want uint64
+		if err := lc.nodes[2].Conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND engine = 'View'", db).Scan(&want); err != nil {
+			return err
+		}
+		if views != want {
+			return fmt.Errorf("the restarted replica has %d views, its peer %d", views, want)
+		}
+		return nil
+	})
+}
