@@ -8,12 +8,15 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/engage-oss/engage/internal/adapters/clickhouse"
 	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/adapters/zklock"
 	"github.com/engage-oss/engage/schemas"
 )
 
@@ -165,6 +168,11 @@ func (k Kafka) Topics(dev bool) kafka.TopicConfig {
 type ClickHouse struct {
 	Conn    clickhouse.Config
 	Migrate bool
+	// Cluster is the cluster name in the servers' remote_servers; empty is single-node mode.
+	Cluster string
+	// ZooKeeper is the ensemble the cluster's replicated tables use; cluster mode takes its
+	// migration lock there.
+	ZooKeeper []string
 }
 
 // Register defines -clickhouse-addr, -clickhouse-database, -clickhouse-user,
@@ -175,6 +183,8 @@ func (c *ClickHouse) Register(f *Flags) {
 	f.String(&c.Conn.Username, "clickhouse-user", "CLICKHOUSE_USER", clickhouse.DefaultUsername, "ClickHouse user")
 	f.String(&c.Conn.Password, "clickhouse-password", "CLICKHOUSE_PASSWORD", "", "ClickHouse password")
 	f.Bool(&c.Migrate, "migrate", "CLICKHOUSE_MIGRATE", true, "create the database if missing and apply schema migrations at start")
+	f.String(&c.Cluster, "clickhouse-cluster", "CLICKHOUSE_CLUSTER", "", "cluster mode: the cluster's name in remote_servers (sharded, replicated tables; see docs/SCALING.md); empty for one server")
+	f.List(&c.ZooKeeper, "clickhouse-zookeeper", "CLICKHOUSE_ZOOKEEPER", "", "cluster mode: the ZooKeeper (or ClickHouse Keeper) ensemble of the cluster, host:port, for the migration lock")
 }
 
 // Validate names every bad ClickHouse setting, with the adapter's rules.
@@ -193,12 +203,32 @@ func (c ClickHouse) Validate() error {
 	if c.Conn.Username == "" {
 		errs = append(errs, Field("clickhouse.user", "must not be empty"))
 	}
+	switch {
+	case c.Cluster != "" && clickhouse.CheckDatabase(c.Cluster) != nil:
+		errs = append(errs, FieldValue("clickhouse.cluster", c.Cluster, "not an identifier"))
+	case c.Cluster != "" && c.Migrate && len(c.ZooKeeper) == 0:
+		errs = append(errs, Field("clickhouse.zookeeper", "cluster mode needs the ZooKeeper ensemble (CLICKHOUSE_ZOOKEEPER) for its migration lock"))
+	case c.Cluster == "" && len(c.ZooKeeper) > 0:
+		errs = append(errs, Field("clickhouse.zookeeper", "only used in cluster mode (set CLICKHOUSE_CLUSTER)"))
+	}
+	for _, a := range c.ZooKeeper {
+		if err := clickhouse.CheckAddr(a); err != nil {
+			errs = append(errs, FieldValue("clickhouse.zookeeper", a, "%w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
 // Connect connects to ClickHouse: with Migrate, creating the database if needed and applying
 // engage's schema migrations (schemas/clickhouse), else to the existing database as it is.
-func (c ClickHouse) Connect(ctx context.Context) (driver.Conn, error) {
+//
+// In cluster mode the migrations run on every node under a ZooKeeper lock; nodes that are down
+// are migrated when they answer again, by a loop that runs until ctx ends. Inserts into
+// Distributed tables return once every shard has its rows.
+func (c ClickHouse) Connect(ctx context.Context, log *zap.Logger) (driver.Conn, error) {
+	if c.Cluster != "" {
+		return c.connectCluster(ctx, log)
+	}
 	if !c.Migrate {
 		return clickhouse.Open(ctx, c.Conn)
 	}
@@ -221,4 +251,47 @@ func printErrors(w io.Writer, name string, err error) {
 			fmt.Fprintf(w, "%s%s\n", indent, line)
 		}
 	}
+}
+
+// catchUpEvery spaces the attempts to migrate cluster nodes that were down.
+const catchUpEvery = 15 * time.Second
+
+func (c ClickHouse) connectCluster(ctx context.Context, log *zap.Logger) (driver.Conn, error) {
+	if !c.Migrate {
+		cfg := c.Conn
+		cfg.Settings = map[string]any{"insert_distributed_sync": 1}
+		for k, v := range c.Conn.Settings {
+			cfg.Settings[k] = v
+		}
+		return clickhouse.Open(ctx, cfg)
+	}
+	lock, err := zklock.New(c.ZooKeeper, "/engage/"+c.Conn.Database+"/migrations")
+	if err != nil {
+		return nil, err
+	}
+	setup, err := clickhouse.SetupCluster(ctx, c.Conn, c.Cluster, lock, schemas.ClickHouse, "clickhouse")
+	if err != nil {
+		return nil, fmt.Errorf("setting up ClickHouse cluster %s: %w", c.Cluster, err)
+	}
+	if len(setup.Skipped) > 0 {
+		go func() {
+			skipped := setup.Skipped
+			for len(skipped) > 0 {
+				log.Warn("ClickHouse nodes down during the migrations; retrying", zap.Int("nodes", len(skipped)), zap.String("first", skipped[0].Addr))
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(catchUpEvery):
+				}
+				s, err := clickhouse.CatchUpCluster(ctx, c.Conn, c.Cluster, skipped, lock, schemas.ClickHouse, "clickhouse")
+				if err != nil {
+					log.Warn("migrating ClickHouse nodes that were down failed", zap.Error(err))
+					continue
+				}
+				skipped = s
+			}
+			log.Info("every ClickHouse node is migrated")
+		}()
+	}
+	return setup.Conn, nil
 }

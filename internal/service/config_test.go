@@ -48,6 +48,12 @@ func TestGroupsValidate(t *testing.T) {
 				`clickhouse.addr "ch": not host:port`, `clickhouse.database "a-b"`, "clickhouse.user: must not be empty", `log.level "chatty"`},
 		},
 		{name: "no brokers", args: []string{"-kafka-brokers", " , "}, want: []string{"kafka.brokers: must not be empty"}},
+		{name: "cluster mode", args: []string{"-clickhouse-cluster", "engage", "-clickhouse-zookeeper", "zk1:2181,zk2:2181"}},
+		{name: "cluster without ZooKeeper", args: []string{"-clickhouse-cluster", "engage"}, want: []string{"clickhouse.zookeeper: cluster mode needs"}},
+		{name: "cluster without ZooKeeper, no migrations", args: []string{"-clickhouse-cluster", "engage", "-migrate=false"}},
+		{name: "bad cluster name", args: []string{"-clickhouse-cluster", "my-cluster", "-clickhouse-zookeeper", "zk:2181"}, want: []string{`clickhouse.cluster "my-cluster"`}},
+		{name: "ZooKeeper without cluster", args: []string{"-clickhouse-zookeeper", "zk:2181"}, want: []string{"clickhouse.zookeeper: only used in cluster mode"}},
+		{name: "bad ZooKeeper address", args: []string{"-clickhouse-cluster", "engage", "-clickhouse-zookeeper", "zk"}, want: []string{`clickhouse.zookeeper "zk": not host:port`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

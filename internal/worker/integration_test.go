@@ -102,10 +102,21 @@ type stack struct {
 	store   *eventstore.Store
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T) *stack { return newStackIn(t, "single") }
+
+// newStackIn is newStack on ClickHouse in mode (testenv.Modes).
+func newStackIn(t *testing.T, mode string) *stack {
 	_, brokers := testenv.Kafka(t)
-	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
+	conn, _ := testenv.Database(t, mode)
 	return &stack{brokers: brokers, conn: conn, store: eventstore.New(conn)}
+}
+
+// inModes runs test once per ClickHouse mode, single server and cluster, with the same code:
+// the numbers must be the same.
+func inModes(t *testing.T, test func(t *testing.T, mode string)) {
+	for _, mode := range testenv.Modes {
+		t.Run(mode, func(t *testing.T) { test(t, mode) })
+	}
 }
 
 func (s *stack) publish(t *testing.T, evs []event.Event) {
@@ -216,10 +227,12 @@ func expectViews(t *testing.T, conn driver.Conn, account string) {
 // TestFixtureViews sends the fixture through Kafka to one worker and checks every view
 // against the hand-computed values.
 func TestFixtureViews(t *testing.T) {
-	s := newStack(t)
-	s.publish(t, fixtureEvents(t, "acme"))
-	s.runWorker(t, s.store, "w1")
-	expectViews(t, s.conn, "acme")
+	inModes(t, func(t *testing.T, mode string) {
+		s := newStackIn(t, mode)
+		s.publish(t, fixtureEvents(t, "acme"))
+		s.runWorker(t, s.store, "w1")
+		expectViews(t, s.conn, "acme")
+	})
 }
 
 // crashingStore stores the raw events and the session and day rows of one batch but not its
@@ -250,35 +263,39 @@ func (c *crashingStore) WriteRows(ctx context.Context, r *session.Rows) error {
 // only part of a batch and dies without committing; a second worker restores sessions from
 // ClickHouse, gets the uncommitted records again, and the views equal the hand computation.
 func TestCrashMidBatchThenRestart(t *testing.T) {
-	s := newStack(t)
-	evs := fixtureEvents(t, "acme")
-	// First half, processed and committed.
-	s.publish(t, evs[:5])
-	stop := s.runWorker(t, s.store, "w1")
-	s.waitSessionized(t, "acme", 5)
-	stop()
+	inModes(t, func(t *testing.T, mode string) {
+		s := newStackIn(t, mode)
+		evs := fixtureEvents(t, "acme")
+		// First half, processed and committed.
+		s.publish(t, evs[:5])
+		stop := s.runWorker(t, s.store, "w1")
+		s.waitSessionized(t, "acme", 5)
+		stop()
 
-	// The rest reaches a worker that crashes after writing session rows only.
-	s.runUntilCrash(t, "w2", func() { s.publish(t, evs[5:]) })
+		// The rest reaches a worker that crashes after writing session rows only.
+		s.runUntilCrash(t, "w2", func() { s.publish(t, evs[5:]) })
 
-	s.runWorker(t, s.store, "w3")
-	expectViews(t, s.conn, "acme")
+		s.runWorker(t, s.store, "w3")
+		expectViews(t, s.conn, "acme")
+	})
 }
 
 // TestTwoWorkersShareAccounts: many accounts spread over partitions, two worker instances in
 // one group, give the same views as one.
 func TestTwoWorkersShareAccounts(t *testing.T) {
-	s := newStack(t)
-	var all []event.Event
-	for i := range 16 {
-		all = append(all, fixtureEvents(t, fmt.Sprintf("acct-%02d", i))...)
-	}
-	s.runWorker(t, s.store, "w1")
-	s.runWorker(t, s.store, "w2")
-	s.publish(t, all)
-	for i := range 16 {
-		expectViews(t, s.conn, fmt.Sprintf("acct-%02d", i))
-	}
+	inModes(t, func(t *testing.T, mode string) {
+		s := newStackIn(t, mode)
+		var all []event.Event
+		for i := range 16 {
+			all = append(all, fixtureEvents(t, fmt.Sprintf("acct-%02d", i))...)
+		}
+		s.runWorker(t, s.store, "w1")
+		s.runWorker(t, s.store, "w2")
+		s.publish(t, all)
+		for i := range 16 {
+			expectViews(t, s.conn, fmt.Sprintf("acct-%02d", i))
+		}
+	})
 }
 
 // TestAccountEngagementAndFeatures checks the rollups that depend on today's date with events
@@ -293,44 +310,46 @@ func TestTwoWorkersShareAccounts(t *testing.T) {
 //	         3/2 = 1.5; stickiness 1/3. feature_daily: two features used once by u1 today.
 //	         plan_engagement: one pro account with utilisation 1.5.
 func TestAccountEngagementAndFeatures(t *testing.T) {
-	s := newStack(t)
-	day := time.Now().UTC().Truncate(24 * time.Hour)
-	at := func(daysAgo int) string { return day.AddDate(0, 0, -daysAgo).Add(10 * time.Hour).Format(time.RFC3339) }
-	ins := []event.Input{
-		{EventID: "t1", AccountID: "acme", Name: event.NameAccount, Timestamp: at(30), Properties: []byte(`{"seats":2,"plan":"starter"}`)},
-		{EventID: "t2", AccountID: "acme", Name: event.NameAccount, Timestamp: at(2), Properties: []byte(`{"plan":"pro"}`)},
-		{EventID: "e1", AccountID: "acme", UserID: "u3", Name: "report.exported", Timestamp: at(20)},
-		{EventID: "e2", AccountID: "acme", UserID: "u1", Name: "report.exported", Timestamp: at(8)},
-		{EventID: "e3", AccountID: "acme", UserID: "u2", Name: "$heartbeat", Timestamp: at(1)},
-		{EventID: "e4", AccountID: "acme", UserID: "u1", Name: "report.exported", Timestamp: at(0)},
-		{EventID: "e5", AccountID: "acme", UserID: "u1", Name: "dashboard.viewed", Timestamp: at(0)},
-	}
-	var evs []event.Event
-	for _, in := range ins {
-		ev, err := in.Build(time.Now())
-		if err != nil {
-			t.Fatal(err)
+	inModes(t, func(t *testing.T, mode string) {
+		s := newStackIn(t, mode)
+		day := time.Now().UTC().Truncate(24 * time.Hour)
+		at := func(daysAgo int) string { return day.AddDate(0, 0, -daysAgo).Add(10 * time.Hour).Format(time.RFC3339) }
+		ins := []event.Input{
+			{EventID: "t1", AccountID: "acme", Name: event.NameAccount, Timestamp: at(30), Properties: []byte(`{"seats":2,"plan":"starter"}`)},
+			{EventID: "t2", AccountID: "acme", Name: event.NameAccount, Timestamp: at(2), Properties: []byte(`{"plan":"pro"}`)},
+			{EventID: "e1", AccountID: "acme", UserID: "u3", Name: "report.exported", Timestamp: at(20)},
+			{EventID: "e2", AccountID: "acme", UserID: "u1", Name: "report.exported", Timestamp: at(8)},
+			{EventID: "e3", AccountID: "acme", UserID: "u2", Name: "$heartbeat", Timestamp: at(1)},
+			{EventID: "e4", AccountID: "acme", UserID: "u1", Name: "report.exported", Timestamp: at(0)},
+			{EventID: "e5", AccountID: "acme", UserID: "u1", Name: "dashboard.viewed", Timestamp: at(0)},
 		}
-		evs = append(evs, ev)
-	}
-	s.publish(t, evs)
-	s.runWorker(t, s.store, "w1")
-	today := day.Format("2006-01-02")
-	testenv.Eventually(t, 20*time.Second, func() error {
-		got := query(t, s.conn, `SELECT toString(dau), toString(wau), toString(mau), toString(active_days_14d), ifNull(toString(seats), 'NULL'),
-			ifNull(toString(license_utilisation), 'NULL'), toString(round(stickiness, 4)) FROM account_engagement WHERE account_id = ? AND day = toDate(?)`, "acme", today)
-		if want := "1 2 3 3 2 1.5 0.3333"; got != want {
-			return fmt.Errorf("account_engagement today: got %q, want %q", got, want)
+		var evs []event.Event
+		for _, in := range ins {
+			ev, err := in.Build(time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs = append(evs, ev)
 		}
-		got = query(t, s.conn, `SELECT name, toString(users), toString(events) FROM feature_daily WHERE account_id = ? AND day = toDate(?)`, "acme", today)
-		if want := "dashboard.viewed 1 1\nreport.exported 1 1"; got != want {
-			return fmt.Errorf("feature_daily today: got %q, want %q", got, want)
-		}
-		got = query(t, s.conn, `SELECT plan, toString(accounts), ifNull(toString(avg_license_utilisation), 'NULL') FROM plan_engagement WHERE day = toDate(?)`, today)
-		if want := "pro 1 1.5"; got != want {
-			return fmt.Errorf("plan_engagement today: got %q, want %q", got, want)
-		}
-		return nil
+		s.publish(t, evs)
+		s.runWorker(t, s.store, "w1")
+		today := day.Format("2006-01-02")
+		testenv.Eventually(t, 20*time.Second, func() error {
+			got := query(t, s.conn, `SELECT toString(dau), toString(wau), toString(mau), toString(active_days_14d), ifNull(toString(seats), 'NULL'),
+				ifNull(toString(license_utilisation), 'NULL'), toString(round(stickiness, 4)) FROM account_engagement WHERE account_id = ? AND day = toDate(?)`, "acme", today)
+			if want := "1 2 3 3 2 1.5 0.3333"; got != want {
+				return fmt.Errorf("account_engagement today: got %q, want %q", got, want)
+			}
+			got = query(t, s.conn, `SELECT name, toString(users), toString(events) FROM feature_daily WHERE account_id = ? AND day = toDate(?)`, "acme", today)
+			if want := "dashboard.viewed 1 1\nreport.exported 1 1"; got != want {
+				return fmt.Errorf("feature_daily today: got %q, want %q", got, want)
+			}
+			got = query(t, s.conn, `SELECT plan, toString(accounts), ifNull(toString(avg_license_utilisation), 'NULL') FROM plan_engagement WHERE day = toDate(?)`, today)
+			if want := "pro 1 1.5"; got != want {
+				return fmt.Errorf("plan_engagement today: got %q, want %q", got, want)
+			}
+			return nil
+		})
 	})
 }
 
@@ -340,40 +359,44 @@ func TestAccountEngagementAndFeatures(t *testing.T) {
 // event that merges C into S2, so the new worker never produces C and, without the restore's
 // check against stored sessions, would never retract it: sessions would show an extra row.
 func TestCrashLeavesDanglingSession(t *testing.T) {
-	s := newStack(t)
-	evs := fixtureEvents(t, "acme")
-	s.publish(t, evs[:5])
-	stop := s.runWorker(t, s.store, "w1")
-	s.waitSessionized(t, "acme", 5)
-	stop()
+	inModes(t, func(t *testing.T, mode string) {
+		s := newStackIn(t, mode)
+		evs := fixtureEvents(t, "acme")
+		s.publish(t, evs[:5])
+		stop := s.runWorker(t, s.store, "w1")
+		s.waitSessionized(t, "acme", 5)
+		stop()
 
-	// b-3, b-4, c-1, c-2: C is its own session in this batch.
-	s.publish(t, evs[5:9])
-	s.runUntilCrash(t, "w2", nil)
-	if got := query(t, s.conn, `SELECT toString(count()) FROM sessions WHERE account_id = 'acme'`); got != "3" {
-		t.Fatalf("after the crash, sessions = %s, want 3 (S1, B, and the dangling C)", got)
-	}
+		// b-3, b-4, c-1, c-2: C is its own session in this batch.
+		s.publish(t, evs[5:9])
+		s.runUntilCrash(t, "w2", nil)
+		if got := query(t, s.conn, `SELECT toString(count()) FROM sessions WHERE account_id = 'acme'`); got != "3" {
+			t.Fatalf("after the crash, sessions = %s, want 3 (S1, B, and the dangling C)", got)
+		}
 
-	s.publish(t, evs[9:])
-	s.runWorker(t, s.store, "w3")
-	expectViews(t, s.conn, "acme")
+		s.publish(t, evs[9:])
+		s.runWorker(t, s.store, "w3")
+		expectViews(t, s.conn, "acme")
+	})
 }
 
 // TestCrashInFirstBatchLeavesDanglingSession is TestCrashLeavesDanglingSession with nothing
 // stored before the crash: the partition has session rows but no sessionized events, and
 // the restart must still retract the session that only the crashed batch knew.
 func TestCrashInFirstBatchLeavesDanglingSession(t *testing.T) {
-	s := newStack(t)
-	evs := fixtureEvents(t, "acme")
-	// S1, B and C; C is its own session in this batch.
-	s.publish(t, evs[:9])
-	s.runUntilCrash(t, "w1", nil)
-	if got := query(t, s.conn, `SELECT toString(count()) FROM sessions WHERE account_id = 'acme'`); got != "3" {
-		t.Fatalf("after the crash, sessions = %s, want 3 (S1, B, and the dangling C)", got)
-	}
-	s.publish(t, evs[9:])
-	s.runWorker(t, s.store, "w2")
-	expectViews(t, s.conn, "acme")
+	inModes(t, func(t *testing.T, mode string) {
+		s := newStackIn(t, mode)
+		evs := fixtureEvents(t, "acme")
+		// S1, B and C; C is its own session in this batch.
+		s.publish(t, evs[:9])
+		s.runUntilCrash(t, "w1", nil)
+		if got := query(t, s.conn, `SELECT toString(count()) FROM sessions WHERE account_id = 'acme'`); got != "3" {
+			t.Fatalf("after the crash, sessions = %s, want 3 (S1, B, and the dangling C)", got)
+		}
+		s.publish(t, evs[9:])
+		s.runWorker(t, s.store, "w2")
+		expectViews(t, s.conn, "acme")
+	})
 }
 
 // waitSessionized waits until session_events_raw holds n events of account. It is the last
@@ -427,16 +450,18 @@ func (u uncommittingStore) WriteRows(ctx context.Context, r *session.Rows) error
 // 01:02 only, would accept the redelivered 00:04 event as on time and invent a one-event
 // session. The span must be cut from the newest stored event.
 func TestRestoreCutsFromStoredEvents(t *testing.T) {
-	s := newStack(t)
-	evs := fixtureEvents(t, "acme")
-	s.publish(t, evs[:5])
-	stop := s.runWorker(t, uncommittingStore{s.store}, "w1")
-	s.waitSessionized(t, "acme", 5)
-	stop()
+	inModes(t, func(t *testing.T, mode string) {
+		s := newStackIn(t, mode)
+		evs := fixtureEvents(t, "acme")
+		s.publish(t, evs[:5])
+		stop := s.runWorker(t, uncommittingStore{s.store}, "w1")
+		s.waitSessionized(t, "acme", 5)
+		stop()
 
-	s.publish(t, evs[5:])
-	s.runUntilCrash(t, "w2", nil)
+		s.publish(t, evs[5:])
+		s.runUntilCrash(t, "w2", nil)
 
-	s.runWorker(t, s.store, "w3")
-	expectViews(t, s.conn, "acme")
+		s.runWorker(t, s.store, "w3")
+		expectViews(t, s.conn, "acme")
+	})
 }

@@ -18,7 +18,7 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, err
 	if err := kafka.EnsureTopicsAt(ctx, cfg.Kafka.Brokers, cfg.Kafka.Topics(cfg.Dev)); err != nil {
 		return nil, err
 	}
-	conn, err := cfg.ClickHouse.Connect(ctx)
+	conn, err := cfg.ClickHouse.Connect(ctx, log)
 	if err != nil {
 		return nil, fmt.Errorf("connecting worker to ClickHouse: %w", err)
 	}

@@ -243,3 +243,103 @@ func checkRecorded(ms []Migration, database string, states ...map[uint32]string)
 	}
 	return nil
 }
+
+// ClusterSetup is the result of SetupCluster: the connection the service uses (to cfg.Addr,
+// with synchronous Distributed inserts) and the nodes the migrations skipped.
+type ClusterSetup struct {
+	Conn    driver.Conn
+	Skipped []ClusterNode
+}
+
+// SetupCluster is Setup for cluster mode: it finds the cluster's nodes through cfg.Addr,
+// creates cfg.Database on each node that answers, applies the migrations with
+// MigrateCluster, and returns a connection to cfg.Addr on which every INSERT into a
+// Distributed table returns only once each shard has its rows
+// (insert_distributed_sync = 1): a batch counts as stored when the owning shard has it.
+func SetupCluster(ctx context.Context, cfg Config, cluster string, lock Locker, migrations fs.FS, dir string) (*ClusterSetup, error) {
+	cfg = cfg.withDefaults()
+	boot := cfg
+	boot.Database = "default"
+	boot.MaxOpenConns, boot.MaxIdleConns = 1, 1
+	bconn, err := Open(ctx, boot)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := ClusterNodes(ctx, bconn, cluster)
+	bconn.Close()
+	if err != nil {
+		return nil, err
+	}
+	skipped, err := migrateNodes(ctx, cfg, nodes, cluster, lock, migrations, dir)
+	if err != nil {
+		return nil, err
+	}
+	settings := map[string]any{"insert_distributed_sync": 1}
+	for k, v := range cfg.Settings {
+		settings[k] = v
+	}
+	cfg.Settings = settings
+	conn, err := Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &ClusterSetup{Conn: conn, Skipped: skipped}, nil
+}
+
+// CatchUpCluster runs the migrations again on the nodes a SetupCluster skipped, and returns
+// the ones still down.
+func CatchUpCluster(ctx context.Context, cfg Config, cluster string, nodes []ClusterNode, lock Locker, migrations fs.FS, dir string) ([]ClusterNode, error) {
+	return migrateNodes(ctx, cfg.withDefaults(), nodes, cluster, lock, migrations, dir)
+}
+
+// migrateNodes opens a connection to each node that answers (creating the database) and
+// runs MigrateCluster on them.
+func migrateNodes(ctx context.Context, cfg Config, nodes []ClusterNode, cluster string, lock Locker, migrations fs.FS, dir string) ([]ClusterNode, error) {
+	var opened []ClusterNode
+	defer func() {
+		for _, n := range opened {
+			n.Conn.Close()
+		}
+	}()
+	for _, n := range nodes {
+		nc := cfg
+		nc.Addr = n.Addr
+		nc.MaxOpenConns, nc.MaxIdleConns = 2, 1
+		nc.DialTimeout = min(cfg.DialTimeout, 5*time.Second)
+		boot := nc
+		boot.Database = "default"
+		bconn, err := Open(ctx, boot)
+		if err != nil {
+			continue // down: MigrateCluster skips it
+		}
+		err = EnsureDatabase(ctx, bconn, cfg.Database)
+		bconn.Close()
+		if err != nil {
+			return nil, err
+		}
+		if n.Conn, err = Open(ctx, nc); err != nil {
+			continue
+		}
+		opened = append(opened, n)
+	}
+	var down []ClusterNode
+	for _, n := range nodes {
+		if !slicesContainsAddr(opened, n.Addr) {
+			down = append(down, n)
+		}
+	}
+	skipped, err := MigrateCluster(ctx, append(opened, down...), cluster, cfg.Database, lock, migrations, dir)
+	for i := range skipped {
+		skipped[i].Conn = nil // closed on return
+	}
+	return skipped, err
+}
+
+func slicesContainsAddr(ns []ClusterNode, addr string) bool {
+	for _, n := range ns {
+		if n.Addr == addr {
+			return true
+		}
+	}
+	return false
+}

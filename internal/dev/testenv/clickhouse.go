@@ -148,6 +148,9 @@ func Main(m *testing.M) {
 	if err := Shutdown(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
+	if err := shutdownCluster(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
 	os.Exit(code)
 }
 
