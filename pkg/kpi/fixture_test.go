@@ -6,6 +6,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/pkg/kpi"
 )
 
@@ -43,8 +44,14 @@ import (
 //	globex/u3    no $signup, no product events: first event its $nps, Jul 10 10:00
 //	cyberdyne/u8 no $signup, no product events: first event its $nps, Aug 5 10:00
 func TestFixtureKPIs(t *testing.T) {
+	for _, mode := range testenv.Modes {
+		t.Run(mode, func(t *testing.T) { fixtureKPIs(t, mode) })
+	}
+}
+
+func fixtureKPIs(t *testing.T, mode string) {
 	ctx := context.Background()
-	conn := pipeline(t, "testdata/fixture.ndjson")
+	conn := pipelineIn(t, "testdata/fixture.ndjson", mode)
 	if err := kpi.SetCoreFeature(ctx, conn, "dashboard.viewed", false); err != nil {
 		t.Fatal(err)
 	}

@@ -64,11 +64,14 @@ func loadEvents(t *testing.T, path string, receivedAt time.Time) []event.Event {
 // would (one POST /v1/events per event, in order, over HTTP to the real ingest handler
 // publishing to an in-process Kafka), runs the real stream worker into a fresh ClickHouse
 // database, and returns once every distinct event is in events_raw.
-func pipeline(t *testing.T, path string) driver.Conn {
+func pipeline(t *testing.T, path string) driver.Conn { return pipelineIn(t, path, "single") }
+
+// pipelineIn is pipeline on ClickHouse in mode (testenv.Modes).
+func pipelineIn(t *testing.T, path, mode string) driver.Conn {
 	t.Helper()
 	ctx := context.Background()
 	_, brokers := testenv.Kafka(t)
-	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
+	conn, _ := testenv.Database(t, mode)
 
 	cl, err := kgo.NewClient(append(kafka.ClientOpts(brokers, "kpi-test-gateway", nil), kafka.ProducerOpts()...)...)
 	if err != nil {
