@@ -259,10 +259,7 @@ const catchUpEvery = 15 * time.Second
 func (c ClickHouse) connectCluster(ctx context.Context, log *zap.Logger) (driver.Conn, error) {
 	if !c.Migrate {
 		cfg := c.Conn
-		cfg.Settings = map[string]any{"insert_distributed_sync": 1}
-		for k, v := range c.Conn.Settings {
-			cfg.Settings[k] = v
-		}
+		cfg.Settings = clickhouse.ClusterSettings(c.Conn.Settings)
 		return clickhouse.Open(ctx, cfg)
 	}
 	lock, err := zklock.New(c.ZooKeeper, "/engage/"+c.Conn.Database+"/migrations")

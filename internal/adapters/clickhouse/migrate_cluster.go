@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"time"
@@ -253,9 +254,7 @@ type ClusterSetup struct {
 
 // SetupCluster is Setup for cluster mode: it finds the cluster's nodes through cfg.Addr,
 // creates cfg.Database on each node that answers, applies the migrations with
-// MigrateCluster, and returns a connection to cfg.Addr on which every INSERT into a
-// Distributed table returns only once each shard has its rows
-// (insert_distributed_sync = 1): a batch counts as stored when the owning shard has it.
+// MigrateCluster, and returns a connection to cfg.Addr with ClusterSettings.
 func SetupCluster(ctx context.Context, cfg Config, cluster string, lock Locker, migrations fs.FS, dir string) (*ClusterSetup, error) {
 	cfg = cfg.withDefaults()
 	boot := cfg
@@ -266,6 +265,9 @@ func SetupCluster(ctx context.Context, cfg Config, cluster string, lock Locker, 
 		return nil, err
 	}
 	nodes, err := ClusterNodes(ctx, bconn, cluster)
+	if err == nil {
+		err = checkLoadBalancing(ctx, bconn, cfg.Username)
+	}
 	bconn.Close()
 	if err != nil {
 		return nil, err
@@ -274,16 +276,31 @@ func SetupCluster(ctx context.Context, cfg Config, cluster string, lock Locker, 
 	if err != nil {
 		return nil, err
 	}
-	settings := map[string]any{"insert_distributed_sync": 1}
-	for k, v := range cfg.Settings {
-		settings[k] = v
-	}
-	cfg.Settings = settings
+	cfg.Settings = ClusterSettings(cfg.Settings)
 	conn, err := Open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &ClusterSetup{Conn: conn, Skipped: skipped}, nil
+}
+
+// ClusterSettings returns extra with the setting every connection of cluster mode sends:
+// insert_distributed_sync = 1, so that an INSERT into a Distributed table returns once each
+// shard has its rows and the worker commits offsets only for stored rows.
+//
+// Cluster mode also needs load_balancing = 'in_order' in the user's profile on the servers
+// (SetupCluster checks it): a Distributed table then writes to and reads from the first
+// healthy replica of each shard, in remote_servers order, so a reader sees what was written a
+// moment ago. Replication to the other replica is asynchronous, and reading from a replica
+// picked at random, the default, can miss a row written a millisecond earlier: a scorer would
+// see an account's inputs go back and forth. The setting cannot be sent per query: 18.16's
+// protocol carries only numeric settings from clickhouse-go.
+func ClusterSettings(extra map[string]any) map[string]any {
+	s := map[string]any{"insert_distributed_sync": 1}
+	for k, v := range extra {
+		s[k] = v
+	}
+	return s
 }
 
 // CatchUpCluster runs the migrations again on the nodes a SetupCluster skipped, and returns
@@ -342,4 +359,19 @@ func slicesContainsAddr(ns []ClusterNode, addr string) bool {
 		}
 	}
 	return false
+}
+
+// ErrLoadBalancing is returned by SetupCluster when the user's profile does not read and
+// write the first healthy replica of each shard (see ClusterSettings).
+var ErrLoadBalancing = errors.New("cluster mode needs load_balancing = in_order in the user's profile (users.xml)")
+
+func checkLoadBalancing(ctx context.Context, conn driver.Conn, user string) error {
+	var v string
+	if err := conn.QueryRow(ctx, "SELECT value FROM system.settings WHERE name = 'load_balancing'").Scan(&v); err != nil {
+		return fmt.Errorf("clickhouse: reading the load_balancing setting: %w", err)
+	}
+	if v != "in_order" {
+		return fmt.Errorf("clickhouse: %w: user %s has %q; add <load_balancing>in_order</load_balancing> to its profile on every server (docs/SCALING.md)", ErrLoadBalancing, user, v)
+	}
+	return nil
 }

@@ -105,6 +105,10 @@ var configTemplate = template.Must(template.New(configFile).Funcs(template.FuncM
 </yandex>
 `))
 
+// load_balancing = in_order makes Distributed tables of a cluster write to and read from the
+// first healthy replica of each shard, which engage's cluster mode needs (see
+// clickhouse.ClusterSettings); a single server has no replicas to choose from.
+//
 // Profile settings must exist in 18.16 and in current releases: an unknown setting in a
 // profile makes every query of that user fail. max_memory_usage (2 GiB per query) keeps a
 // runaway query from taking a laptop down. poll_interval is how often an idle connection's
@@ -118,6 +122,7 @@ const usersXML = `<?xml version="1.0"?>
             <max_memory_usage>2147483648</max_memory_usage>
             <use_uncompressed_cache>0</use_uncompressed_cache>
             <poll_interval>1</poll_interval>
+            <load_balancing>in_order</load_balancing>
         </default>
     </profiles>
     <users>

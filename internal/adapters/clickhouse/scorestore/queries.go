@@ -131,19 +131,15 @@ GROUP BY account`, []any{windowDays - 1}
 // historyColumns are the columns of account_health_raw the scorer reads back, in Scan order.
 const historyColumns = `rev, scored_at, score, band, usage, nps, tickets, billing, coverage, model_version, reasons, inputs, change_seq`
 
-// LastRowsQuery returns every account's row with the highest rev (and of its copies the one
-// with the highest ver). The row is picked as one tuple: argMax over a Nullable column
-// skips NULLs and would mix rows.
+// LastRowsQuery returns every account's row with the highest (rev, ver): its latest row, and
+// of that row's copies the newest. It picks rows with ORDER BY … LIMIT 1 BY, not argMax over
+// a tuple: on a cluster the shards would send argMax states, and 18.16 garbles a Nullable
+// inside them (migration 0008).
 func LastRowsQuery() (string, []any) {
-	return `SELECT
-    account_id,
-    t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8, t.9, t.10, t.11, t.12, t.13
-FROM
-(
-    SELECT account_id, argMax(tuple(` + historyColumns + `), tuple(rev, ver)) AS t
-    FROM account_health_raw
-    GROUP BY account_id
-)`, nil
+	return `SELECT account_id, ` + historyColumns + `
+FROM account_health_raw
+ORDER BY account_id, rev DESC, ver DESC
+LIMIT 1 BY account_id`, nil
 }
 
 // HistoryQuery returns an account's newest rows, newest first. It reads the table rather

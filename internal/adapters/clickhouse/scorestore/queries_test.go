@@ -17,6 +17,12 @@ import (
 // window counts, the day before it does not. Events are stored 30 s after midnight UTC of
 // their day. TestReadInputs covers the traps of de-duplication over a larger fixture.
 func TestQueryWindows(t *testing.T) {
+	for _, mode := range testenv.Modes {
+		t.Run(mode, func(t *testing.T) { queryWindows(t, mode) })
+	}
+}
+
+func queryWindows(t *testing.T, mode string) {
 	defaults := scorer.Windows{NPSDays: 90, TicketsDays: 30, ContractionDays: 30}
 	ev := func(id, account, user, name string, daysAgo int, props string) fixtureEvent {
 		return fixtureEvent{EventID: id, AccountID: account, UserID: user, Name: name, DaysAgo: daysAgo, Properties: props}
@@ -111,7 +117,7 @@ func TestQueryWindows(t *testing.T) {
 		},
 	}
 
-	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
+	conn, _ := testenv.Database(t, mode)
 	store := scorestore.New(conn)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

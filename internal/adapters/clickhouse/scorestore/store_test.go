@@ -117,7 +117,13 @@ func insertFixture(t *testing.T, conn driver.Conn, fx fixture) {
 // by a later version, answers and tickets just outside their windows, traits sent in
 // several events or as null) and compares with testdata/inputs_want.json.
 func TestReadInputs(t *testing.T) {
-	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
+	for _, mode := range testenv.Modes {
+		t.Run(mode, func(t *testing.T) { readInputs(t, mode) })
+	}
+}
+
+func readInputs(t *testing.T, mode string) {
+	conn, _ := testenv.Database(t, mode)
 	loadFixture(t, conn, filepath.Join("testdata", "inputs_fixture.json"))
 	checkInputs(t, conn, *update)
 }
@@ -244,7 +250,13 @@ func ptr[T any](v T) *T { return &v }
 // TestHistory writes rows, rewrites one revision (a retried write) and reads them back
 // through LastRows, History and the account_health views.
 func TestHistory(t *testing.T) {
-	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
+	for _, mode := range testenv.Modes {
+		t.Run(mode, func(t *testing.T) { history(t, mode) })
+	}
+}
+
+func history(t *testing.T, mode string) {
+	conn, _ := testenv.Database(t, mode)
 	st := scorestore.New(conn)
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
