@@ -8,7 +8,7 @@ TOOLS    := devstack demo bench subscriber
 # that a new decoder branch introduces, short enough for CI.
 FUZZTIME ?= 10s
 
-.PHONY: all deps build run test unit fuzz bench demo lint clean help
+.PHONY: all deps build run run-cluster test unit fuzz bench demo lint clean help
 
 all: build
 
@@ -26,6 +26,9 @@ build: ## build every service and tool into bin/
 
 run: deps build ## start the whole pipeline in the foreground (Ctrl-C stops it)
 	@exec $(BIN)/devstack
+
+run-cluster: deps build ## the same on a 2 × 2 ClickHouse cluster with ZooKeeper, 3 brokers, 2 workers (docs/SCALING.md)
+	@exec $(BIN)/devstack -cluster
 
 test: deps lint unit fuzz ## everything CI runs: lint, unit + integration tests, short fuzzing
 

@@ -26,6 +26,7 @@ func (c *Config) Flags() *service.Flags {
 	f.String(&c.Broker.DataDir, "data-dir", "BROKER_DATA_DIR", def.DataDir, "directory for the persisted log")
 	f.Int(&c.Broker.Partitions, "partitions", "BROKER_PARTITIONS", def.Partitions, "partitions per topic on first start")
 	f.Bool(&c.Broker.SyncWrites, "sync-writes", "BROKER_SYNC_WRITES", def.SyncWrites, "fsync every batch before acknowledging it")
+	f.Int(&c.Broker.Brokers, "brokers", "BROKER_COUNT", def.Brokers, "brokers in the cluster, on -addr's port and the ones after it; topics get replication min(brokers, 3)")
 	f.String(&c.AdminAddr, "admin-addr", "BROKER_ADMIN_ADDR", "127.0.0.1:8084", "address of /healthz, /readyz and /metrics")
 	c.Common.Register(f, "console logs for humans")
 	return f

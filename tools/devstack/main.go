@@ -1,6 +1,8 @@
 // Command devstack is `make run`: it starts ClickHouse, the embedded broker, the stream
 // worker, the scorer and the gateway in the foreground with one prefixed log stream, prints
-// how to use them, and stops all of them on Ctrl-C or when any of them dies.
+// how to use them, and stops all of them on Ctrl-C or when any of them dies. With -cluster it
+// is `make run-cluster`: the same on a 2 × 2 ClickHouse cluster with ZooKeeper, three brokers
+// and two workers.
 //
 // KAFKA_BROKERS or CLICKHOUSE_ADDR point the services at existing clusters; the embedded
 // broker or ClickHouse is then not started.
@@ -24,6 +26,7 @@ func main() {
 	f.String(&cfg.kafkaBrokers, "kafka-brokers", "KAFKA_BROKERS", "", "existing Kafka brokers; empty starts the embedded broker on 127.0.0.1:9092")
 	f.String(&cfg.clickhouseAddr, "clickhouse-addr", "CLICKHOUSE_ADDR", "", "existing ClickHouse (native protocol); empty starts one on 127.0.0.1:9000")
 	f.String(&cfg.writeKey, "write-key", "WRITE_KEY", ingest.DevWriteKey, "the dev write key the gateway accepts")
+	f.Bool(&cfg.cluster, "cluster", "", false, "make run-cluster: a 2 × 2 ClickHouse cluster with ZooKeeper, three brokers and two workers, data under <data-dir>/cluster")
 	if err := f.Parse(os.Args[1:]); err != nil {
 		service.Fatal("devstack", err)
 	}
@@ -31,6 +34,9 @@ func main() {
 	defer stop()
 
 	stack := cfg.stack()
+	if cfg.cluster {
+		stack = cfg.clusterStack()
+	}
 	if err := stack.Run(ctx); err != nil {
 		if errors.Is(err, devstack.ErrMemberDied) {
 			fmt.Fprintln(os.Stderr, "make run: stopped because", err)

@@ -33,11 +33,14 @@ type Config struct {
 	Partitions int
 	// SyncWrites fsyncs every produced batch before acknowledging it. Default false.
 	SyncWrites bool
+	// Brokers is how many brokers the cluster has, on Addr's port and the ones after it;
+	// topics are created with replication factor min(Brokers, 3). Default 1.
+	Brokers int
 }
 
 // DefaultConfig returns the dev defaults (the README's quick start lists the address).
 func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:9092", DataDir: ".data/broker", Partitions: kafka.DefaultPartitions}
+	return Config{Addr: "127.0.0.1:9092", DataDir: ".data/broker", Partitions: kafka.DefaultPartitions, Brokers: 1}
 }
 
 // Validate names every bad field.
@@ -51,6 +54,9 @@ func (c Config) Validate() error {
 	}
 	if c.Partitions < 1 || c.Partitions > 1024 {
 		errs = append(errs, fmt.Errorf("Partitions %d: must be 1..1024", c.Partitions))
+	}
+	if c.Brokers < 0 || c.Brokers > 5 {
+		errs = append(errs, fmt.Errorf("Brokers %d: must be 1..5", c.Brokers))
 	}
 	return errors.Join(errs...)
 }
@@ -72,12 +78,21 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker addr %q: port: %w", cfg.Addr, err)
 	}
+	n := max(cfg.Brokers, 1)
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = port + i
+	}
 	opts := []kfake.Opt{
-		kfake.NumBrokers(1),
-		kfake.Ports(port),
+		kfake.NumBrokers(n),
+		kfake.Ports(ports...),
 		kfake.DataDir(cfg.DataDir),
-		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
-			return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+		kfake.ListenFn(func(network, addr string) (net.Listener, error) {
+			_, p, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			return net.Listen(network, net.JoinHostPort(host, p))
 		}),
 		kfake.WithLogger(kfakeLogger{log}),
 	}
@@ -98,15 +113,18 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("connecting to embedded broker: %w", err)
 	}
 	defer cl.Close()
-	if err := kafka.EnsureTopics(ctx, cl, int32(cfg.Partitions), 1, topics.All...); err != nil {
+	if err := kafka.EnsureTopics(ctx, cl, int32(cfg.Partitions), int16(min(n, 3)), topics.All...); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return b, nil
 }
 
-// Addr is the address clients connect to.
+// Addr is the address clients connect to (the first broker's).
 func (b *Broker) Addr() string { return b.addr }
+
+// Addrs are the addresses of every broker.
+func (b *Broker) Addrs() []string { return b.cluster.ListenAddrs() }
 
 // Close stops accepting connections and persists state.
 func (b *Broker) Close() { b.cluster.Close() }

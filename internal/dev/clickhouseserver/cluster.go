@@ -22,6 +22,10 @@ type ClusterSpec struct {
 	Shards, Replicas int
 	// ZooKeeper lists the ensemble's client addresses, used by this cluster alone. Required.
 	ZooKeeper []string
+	// BasePort, when not 0, fixes the ports: server i (shard by shard, from 0) listens on
+	// BasePort+10·i (native), +1 (HTTP) and +2 (interserver), so that a development cluster
+	// keeps its addresses across restarts. 0 picks free ports.
+	BasePort int
 	// Binary, StartTimeout and StopTimeout apply to every server (see Config).
 	Config Config
 }
@@ -55,7 +59,7 @@ func StartCluster(ctx context.Context, spec ClusterSpec) (*Cluster, error) {
 		if err == nil {
 			return c, nil
 		}
-		if attempt == 3 || ctx.Err() != nil || busyPort(err) == 0 {
+		if attempt == 3 || ctx.Err() != nil || busyPort(err) == 0 || spec.BasePort != 0 {
 			return nil, err
 		}
 	}
@@ -63,9 +67,16 @@ func StartCluster(ctx context.Context, spec ClusterSpec) (*Cluster, error) {
 
 func startCluster(ctx context.Context, spec ClusterSpec) (*Cluster, error) {
 	n := spec.Shards * spec.Replicas
-	ports, err := freePortList(3 * n)
-	if err != nil {
-		return nil, err
+	var ports []int
+	if spec.BasePort != 0 {
+		for i := range n {
+			ports = append(ports, spec.BasePort+10*i, spec.BasePort+10*i+1, spec.BasePort+10*i+2)
+		}
+	} else {
+		var err error
+		if ports, err = freePortList(3 * n); err != nil {
+			return nil, err
+		}
 	}
 	c := &Cluster{spec: spec, nodes: make([][]*Server, spec.Shards), cfgs: make([][]Config, spec.Shards)}
 	addrs := make([][]string, spec.Shards)
@@ -199,4 +210,43 @@ func (c *Cluster) Stop(ctx context.Context) error {
 		}
 	}
 	return first
+}
+
+// Done is closed when any server of the cluster has exited.
+func (c *Cluster) Done() <-chan struct{} {
+	done := make(chan struct{})
+	c.mu.Lock()
+	var chans []<-chan struct{}
+	for _, shard := range c.nodes {
+		for _, srv := range shard {
+			if srv != nil {
+				chans = append(chans, srv.Done())
+			}
+		}
+	}
+	c.mu.Unlock()
+	var once sync.Once
+	for _, ch := range chans {
+		go func() {
+			<-ch
+			once.Do(func() { close(done) })
+		}()
+	}
+	return done
+}
+
+// Err is the first unexpected exit of a server, or nil.
+func (c *Cluster) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, shard := range c.nodes {
+		for _, srv := range shard {
+			if srv != nil {
+				if err := srv.Err(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -230,6 +230,9 @@ func (s *Server) Config() Config {
 	return c
 }
 
+// Done is closed when the server has exited.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
 // Err is the error of an unexpected exit, or nil.
 func (s *Server) Err() error {
 	s.mu.Lock()
