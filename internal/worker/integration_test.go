@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/engage-oss/engage/internal/adapters/clickhouse"
 	"github.com/engage-oss/engage/internal/adapters/clickhouse/eventstore"
 	"github.com/engage-oss/engage/internal/adapters/kafka"
 	"github.com/engage-oss/engage/internal/dev/testenv"
@@ -464,4 +465,83 @@ func TestRestoreCutsFromStoredEvents(t *testing.T) {
 		s.runWorker(t, s.store, "w3")
 		expectViews(t, s.conn, "acme")
 	})
+}
+
+// TestClusterReplicasKilledUnderLoad kills one replica of each shard with SIGKILL while
+// events stream in, and restarts them: every published event is stored exactly once, the
+// sessions count each event once, and each restarted replica catches up with its peer.
+func TestClusterReplicasKilledUnderLoad(t *testing.T) {
+	c := testenv.NewClickHouseCluster(t)
+	conn, _ := c.NewDatabase(t)
+	_, brokers := testenv.Kafka(t)
+	s := &stack{brokers: brokers, conn: conn, store: eventstore.New(conn)}
+	s.runWorker(t, s.store, "w1")
+
+	// 40 accounts × 5 users, an event a minute per user: no event is late, so every one is
+	// sessionized.
+	base := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	var all []event.Event
+	for minute := range 30 {
+		for a := range 40 {
+			for u := range 5 {
+				in := event.Input{EventID: fmt.Sprintf("e-%d-%d-%d", a, u, minute), AccountID: fmt.Sprintf("acct-%02d", a),
+					UserID: fmt.Sprintf("u%d", u), Name: "report.viewed", Timestamp: base.Add(time.Duration(minute) * time.Minute).Format(time.RFC3339)}
+				ev, err := in.Build(base.Add(24 * time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+				all = append(all, ev)
+			}
+		}
+	}
+	third := len(all) / 3
+	s.publish(t, all[:third])
+	c.Kill(0, 1)
+	c.Kill(1, 0)
+	s.publish(t, all[third:2*third])
+	ctx := context.Background()
+	if err := c.Restart(ctx, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart(ctx, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.publish(t, all[2*third:])
+
+	want := fmt.Sprint(len(all))
+	testenv.Eventually(t, 90*time.Second, func() error {
+		got := query(t, s.conn, `SELECT concat(toString(count()), ' ', toString(uniqExact(event_id))) FROM events`)
+		if got != want+" "+want {
+			return fmt.Errorf("events: count and distinct ids %s, want %s each", got, want)
+		}
+		if got := query(t, s.conn, `SELECT toString(sum(event_count)) FROM sessions`); got != want {
+			return fmt.Errorf("sessions count %s events, want %s", got, want)
+		}
+		return nil
+	})
+	testenv.Eventually(t, 60*time.Second, func() error {
+		for shard := range 2 {
+			var n [2]uint64
+			for r := range 2 {
+				rc, err := clickhouse.Open(ctx, clickhouse.Config{Addr: c.Node(shard, r).TCPAddr(), Database: dbOf(t, s.conn)})
+				if err != nil {
+					return err
+				}
+				err = rc.QueryRow(ctx, "SELECT count() FROM session_events_raw_local").Scan(&n[r])
+				rc.Close()
+				if err != nil {
+					return err
+				}
+			}
+			if n[0] != n[1] || n[0] == 0 {
+				return fmt.Errorf("shard %d: replicas hold %d and %d sessionized events", shard+1, n[0], n[1])
+			}
+		}
+		return nil
+	})
+}
+
+func dbOf(t *testing.T, conn driver.Conn) string {
+	t.Helper()
+	return query(t, conn, "SELECT currentDatabase()")
 }

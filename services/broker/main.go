@@ -26,7 +26,7 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, err
 	if err != nil {
 		return nil, err
 	}
-	log.Info("broker ready", zap.Strings("addrs", b.Addrs()), zap.String("data_dir", cfg.Broker.DataDir))
+	log.Info("broker ready", zap.String("addr", b.Addr()), zap.Strings("addrs", b.Addrs()), zap.String("data_dir", cfg.Broker.DataDir))
 	admin := service.NewAdmin()
 	admin.AddCheck("kafka-listener", func(ctx context.Context) error {
 		var d net.Dialer

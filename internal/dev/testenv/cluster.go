@@ -93,6 +93,22 @@ func startCluster(ctx context.Context) (*Cluster, error) {
 	return &Cluster{Cluster: c, zk: zk, dir: dir}, nil
 }
 
+// NewClickHouseCluster starts a cluster of t's own (2 × 2 and a ZooKeeper), for tests that
+// kill and restart its servers; it is stopped when t ends.
+func NewClickHouseCluster(t testing.TB) *Cluster {
+	t.Helper()
+	c, err := startCluster(context.Background())
+	if err != nil {
+		t.Fatal("testenv: starting a ClickHouse cluster: " + err.Error())
+	}
+	t.Cleanup(func() {
+		_ = c.Stop(context.Background())
+		c.zk.Stop()
+		os.RemoveAll(c.dir)
+	})
+	return c
+}
+
 // ZooKeeper is the cluster's ZooKeeper address.
 func (c *Cluster) ZooKeeper() string { return c.zk.Addr() }
 
