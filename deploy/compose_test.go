@@ -1,9 +1,11 @@
 // Package deploy holds what production deployments use: the Dockerfile, the default health
-// model, and the test that keeps docker-compose.yml in step with the services (no Docker
+// model, the cluster configuration of docker-compose.cluster.yml, and the tests that keep
+// both compose files in step with the services (no Docker
 // engine runs in development or CI, so nothing else would notice it drifting).
 package deploy
 
 import (
+	"encoding/xml"
 	"fmt"
 	"net"
 	"os"
@@ -16,7 +18,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// composeFile is the part of docker-compose.yml the tests read.
+// composeFiles are the compose files the tests check: one server, and the cluster.
+var composeFiles = []string{"docker-compose.yml", "docker-compose.cluster.yml"}
+
+// composeFile is the part of a compose file the tests read.
 type composeFile struct {
 	Services map[string]struct {
 		Build struct {
@@ -128,24 +133,37 @@ func isSecret(name string) bool {
 	return false
 }
 
-func readCompose(t *testing.T) (string, composeFile) {
+func readCompose(t *testing.T, name string) (string, composeFile) {
 	t.Helper()
-	src, err := os.ReadFile("../docker-compose.yml")
+	src, err := os.ReadFile(filepath.Join("..", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc composeFile
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		t.Fatalf("docker-compose.yml does not parse: %v", err)
+		t.Fatalf("%s does not parse: %v", name, err)
 	}
 	return string(src), doc
+}
+
+// inComposeFiles runs test on each compose file.
+func inComposeFiles(t *testing.T, test func(t *testing.T, src string, doc composeFile)) {
+	for _, name := range composeFiles {
+		t.Run(name, func(t *testing.T) {
+			src, doc := readCompose(t, name)
+			test(t, src, doc)
+		})
+	}
 }
 
 // TestComposeMatchesServices: every engage service in docker-compose.yml is built from
 // deploy/Dockerfile, runs a binary the Dockerfile builds, and sets only environment
 // variables that the documentation names; Kafka runs in KRaft mode.
 func TestComposeMatchesServices(t *testing.T) {
-	_, doc := readCompose(t)
+	inComposeFiles(t, composeMatchesServices)
+}
+
+func composeMatchesServices(t *testing.T, _ string, doc composeFile) {
 	dockerfile, err := os.ReadFile("Dockerfile")
 	if err != nil {
 		t.Fatal(err)
@@ -163,13 +181,25 @@ func TestComposeMatchesServices(t *testing.T) {
 	documented := func(name string) bool {
 		return slices.ContainsFunc(docs, func(d string) bool { return strings.Contains(d, "`"+name+"`") })
 	}
-	for _, want := range []string{"kafka", "clickhouse", "gateway", "worker", "scorer"} {
+	for _, want := range []string{"gateway", "worker", "scorer"} {
 		if _, ok := doc.Services[want]; !ok {
 			t.Errorf("service %s missing", want)
 		}
 	}
-	if roles := doc.Services["kafka"].Environment["KAFKA_PROCESS_ROLES"]; !strings.Contains(roles, "controller") {
-		t.Errorf("kafka is not in KRaft mode: KAFKA_PROCESS_ROLES=%q", roles)
+	kafkas, clickhouses := 0, 0
+	for name, svc := range doc.Services {
+		switch {
+		case strings.HasPrefix(name, "kafka"):
+			kafkas++
+			if roles := svc.Environment["KAFKA_PROCESS_ROLES"]; !strings.Contains(roles, "controller") {
+				t.Errorf("%s is not in KRaft mode: KAFKA_PROCESS_ROLES=%q", name, roles)
+			}
+		case strings.HasPrefix(name, "clickhouse"):
+			clickhouses++
+		}
+	}
+	if kafkas == 0 || clickhouses == 0 {
+		t.Errorf("%d Kafka and %d ClickHouse services, want at least one of each", kafkas, clickhouses)
 	}
 	for _, name := range []string{"gateway", "worker", "scorer"} {
 		t.Run(name, func(t *testing.T) {
@@ -206,8 +236,10 @@ func TestComposeMatchesServices(t *testing.T) {
 // written out, and every published port is bound to a loopback address unless the operator
 // sets another.
 func TestComposeIsSafeByDefault(t *testing.T) {
-	src, doc := readCompose(t)
+	inComposeFiles(t, composeIsSafeByDefault)
+}
 
+func composeIsSafeByDefault(t *testing.T, src string, doc composeFile) {
 	required, problems := credentialRefs(src)
 	for _, p := range problems {
 		t.Error(p)
@@ -319,6 +351,83 @@ func TestComposeChecks(t *testing.T) {
 	} {
 		if _, problems := credentialRefs(ref); (len(problems) == 0) != ok {
 			t.Errorf("%s: problems %q, want accepted = %v", ref, problems, ok)
+		}
+	}
+}
+
+// TestComposeCluster: the cluster file runs what docs/SCALING.md describes: 2 shards × 2
+// replicas whose macros name their shard and replica, remote_servers listing exactly those
+// servers, a ZooKeeper-protocol ensemble, three Kafka brokers with replication factor 3, and
+// engage's services in cluster mode with load_balancing = in_order in the servers' profile.
+func TestComposeCluster(t *testing.T) {
+	_, doc := readCompose(t, "docker-compose.cluster.yml")
+	cluster, err := os.ReadFile(filepath.Join("cluster", "clickhouse.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var remote struct {
+		Shards []struct {
+			Internal bool `xml:"internal_replication"`
+			Replicas []struct {
+				Host string `xml:"host"`
+			} `xml:"replica"`
+		} `xml:"remote_servers>engage>shard"`
+		ZooKeeper []string `xml:"zookeeper>node>host"`
+	}
+	if err := xml.Unmarshal(cluster, &remote); err != nil {
+		t.Fatal(err)
+	}
+	if len(remote.Shards) != 2 || len(remote.ZooKeeper) == 0 {
+		t.Fatalf("remote_servers has %d shards, zookeeper %v; want 2 and a node", len(remote.Shards), remote.ZooKeeper)
+	}
+	if _, ok := doc.Services[remote.ZooKeeper[0]]; !ok {
+		t.Errorf("the ZooKeeper node %s is not a service", remote.ZooKeeper[0])
+	}
+	for s, shard := range remote.Shards {
+		if !shard.Internal || len(shard.Replicas) != 2 {
+			t.Errorf("shard %d: internal_replication %v, %d replicas; want true and 2", s+1, shard.Internal, len(shard.Replicas))
+		}
+		for _, r := range shard.Replicas {
+			if _, ok := doc.Services[r.Host]; !ok {
+				t.Errorf("replica %s is not a service", r.Host)
+				continue
+			}
+			suffix := strings.TrimPrefix(r.Host, "clickhouse-")
+			b, err := os.ReadFile(filepath.Join("cluster", "macros-"+suffix+".xml"))
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			var m struct {
+				Shard   string `xml:"macros>shard"`
+				Replica string `xml:"macros>replica"`
+			}
+			if err := xml.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			if m.Shard != fmt.Sprintf("%02d", s+1) || m.Replica != r.Host {
+				t.Errorf("%s: macros shard %q replica %q, want %02d and %s", r.Host, m.Shard, m.Replica, s+1, r.Host)
+			}
+		}
+	}
+	users, err := os.ReadFile(filepath.Join("cluster", "users.xml"))
+	if err != nil || !strings.Contains(string(users), "<load_balancing>in_order</load_balancing>") {
+		t.Errorf("deploy/cluster/users.xml does not set load_balancing = in_order (%v)", err)
+	}
+	brokers := 0
+	for name := range doc.Services {
+		if strings.HasPrefix(name, "kafka-") {
+			brokers++
+		}
+	}
+	if brokers != 3 {
+		t.Errorf("%d Kafka brokers, want 3", brokers)
+	}
+	for _, name := range []string{"worker", "scorer"} {
+		env := doc.Services[name].Environment
+		if env["CLICKHOUSE_CLUSTER"] != "engage" || env["CLICKHOUSE_ZOOKEEPER"] == "" || env["TOPIC_REPLICATION"] != "3" {
+			t.Errorf("%s: CLICKHOUSE_CLUSTER %q, CLICKHOUSE_ZOOKEEPER %q, TOPIC_REPLICATION %q; want engage, set, 3",
+				name, env["CLICKHOUSE_CLUSTER"], env["CLICKHOUSE_ZOOKEEPER"], env["TOPIC_REPLICATION"])
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -477,23 +478,7 @@ func TestClusterReplicasKilledUnderLoad(t *testing.T) {
 	s := &stack{brokers: brokers, conn: conn, store: eventstore.New(conn)}
 	s.runWorker(t, s.store, "w1")
 
-	// 40 accounts × 5 users, an event a minute per user: no event is late, so every one is
-	// sessionized.
-	base := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
-	var all []event.Event
-	for minute := range 30 {
-		for a := range 40 {
-			for u := range 5 {
-				in := event.Input{EventID: fmt.Sprintf("e-%d-%d-%d", a, u, minute), AccountID: fmt.Sprintf("acct-%02d", a),
-					UserID: fmt.Sprintf("u%d", u), Name: "report.viewed", Timestamp: base.Add(time.Duration(minute) * time.Minute).Format(time.RFC3339)}
-				ev, err := in.Build(base.Add(24 * time.Hour))
-				if err != nil {
-					t.Fatal(err)
-				}
-				all = append(all, ev)
-			}
-		}
-	}
+	all := loadEvents(t, 30)
 	third := len(all) / 3
 	s.publish(t, all[:third])
 	c.Kill(0, 1)
@@ -508,17 +493,7 @@ func TestClusterReplicasKilledUnderLoad(t *testing.T) {
 	}
 	s.publish(t, all[2*third:])
 
-	want := fmt.Sprint(len(all))
-	testenv.Eventually(t, 90*time.Second, func() error {
-		got := query(t, s.conn, `SELECT concat(toString(count()), ' ', toString(uniqExact(event_id))) FROM events`)
-		if got != want+" "+want {
-			return fmt.Errorf("events: count and distinct ids %s, want %s each", got, want)
-		}
-		if got := query(t, s.conn, `SELECT toString(sum(event_count)) FROM sessions`); got != want {
-			return fmt.Errorf("sessions count %s events, want %s", got, want)
-		}
-		return nil
-	})
+	expectAllOnce(t, s.conn, len(all), 90*time.Second)
 	testenv.Eventually(t, 60*time.Second, func() error {
 		for shard := range 2 {
 			var n [2]uint64
@@ -544,4 +519,83 @@ func TestClusterReplicasKilledUnderLoad(t *testing.T) {
 func dbOf(t *testing.T, conn driver.Conn) string {
 	t.Helper()
 	return query(t, conn, "SELECT currentDatabase()")
+}
+
+// loadEvents are n minutes of an event a minute for 40 accounts × 5 users: none is late, so
+// every one is sessionized.
+func loadEvents(t *testing.T, minutes int) []event.Event {
+	t.Helper()
+	base := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	var all []event.Event
+	for minute := range minutes {
+		for a := range 40 {
+			for u := range 5 {
+				in := event.Input{EventID: fmt.Sprintf("e-%d-%d-%d", a, u, minute), AccountID: fmt.Sprintf("acct-%02d", a),
+					UserID: fmt.Sprintf("u%d", u), Name: "report.viewed", Timestamp: base.Add(time.Duration(minute) * time.Minute).Format(time.RFC3339)}
+				ev, err := in.Build(base.Add(24 * time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+				all = append(all, ev)
+			}
+		}
+	}
+	return all
+}
+
+// expectAllOnce waits until every one of n distinct events is stored once and counted once
+// by the sessions.
+func expectAllOnce(t *testing.T, conn driver.Conn, n int, within time.Duration) {
+	t.Helper()
+	want := fmt.Sprint(n)
+	testenv.Eventually(t, within, func() error {
+		got := query(t, conn, `SELECT concat(toString(count()), ' ', toString(uniqExact(event_id))) FROM events`)
+		if got != want+" "+want {
+			return fmt.Errorf("events: count and distinct ids %s, want %s each", got, want)
+		}
+		if got := query(t, conn, `SELECT toString(sum(event_count)) FROM sessions`); got != want {
+			return fmt.Errorf("sessions count %s events, want %s", got, want)
+		}
+		return nil
+	})
+}
+
+// TestClusterZooKeeperStoppedUnderLoad stops ZooKeeper for 30 s while events stream in: the
+// replicated tables turn read-only, the worker waits and retries, and once ZooKeeper is back
+// every event is stored once and counted once.
+func TestClusterZooKeeperStoppedUnderLoad(t *testing.T) {
+	c := testenv.NewClickHouseCluster(t)
+	conn, _ := c.NewDatabase(t)
+	_, brokers := testenv.Kafka(t)
+	s := &stack{brokers: brokers, conn: conn, store: eventstore.New(conn)}
+	s.runWorker(t, s.store, "w1")
+	all := loadEvents(t, 20)
+	half := len(all) / 2
+	s.publish(t, all[:half])
+	c.StopZooKeeper()
+	s.publish(t, all[half:])     // the gateway side keeps accepting: Kafka does not need ZooKeeper
+	time.Sleep(30 * time.Second) // the outage itself, not a wait for a result
+	if err := c.StartZooKeeper(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	expectAllOnce(t, s.conn, len(all), 2*time.Minute)
+}
+
+// TestBrokerRemovedUnderLoad removes one broker of three while events stream in: producers
+// and the worker move to the others, and every event is stored once.
+func TestBrokerRemovedUnderLoad(t *testing.T) {
+	inModes(t, func(t *testing.T, mode string) {
+		kc, brokers := testenv.Kafka(t, kfake.NumBrokers(3))
+		conn, _ := testenv.Database(t, mode)
+		s := &stack{brokers: brokers, conn: conn, store: eventstore.New(conn)}
+		s.runWorker(t, s.store, "w1")
+		all := loadEvents(t, 10)
+		half := len(all) / 2
+		s.publish(t, all[:half])
+		if err := kc.RemoveNode(kc.LeaderFor(topics.Events, 0)); err != nil {
+			t.Fatal(err)
+		}
+		s.publish(t, all[half:])
+		expectAllOnce(t, s.conn, len(all), time.Minute)
+	})
 }

@@ -112,6 +112,20 @@ func NewClickHouseCluster(t testing.TB) *Cluster {
 // ZooKeeper is the cluster's ZooKeeper address.
 func (c *Cluster) ZooKeeper() string { return c.zk.Addr() }
 
+// StopZooKeeper stops the cluster's ZooKeeper; its replicated tables turn read-only once
+// their sessions expire.
+func (c *Cluster) StopZooKeeper() { c.zk.Stop() }
+
+// StartZooKeeper starts the cluster's ZooKeeper again, on its port and with its data.
+func (c *Cluster) StartZooKeeper(ctx context.Context) error {
+	zk, err := zookeeper.Start(ctx, c.zk.Config())
+	if err != nil {
+		return err
+	}
+	c.zk = zk
+	return nil
+}
+
 // Config returns the connection settings of database db on the cluster's first node.
 func (c *Cluster) Config(db string) clickhouse.Config {
 	return clickhouse.Config{Addr: c.Addrs()[0], Database: db, MaxOpenConns: 4, MaxIdleConns: 2}
