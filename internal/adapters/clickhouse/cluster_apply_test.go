@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/engage-oss/engage/internal/adapters/clickhouse"
+	"github.com/engage-oss/engage/internal/adapters/zklock"
 	"github.com/engage-oss/engage/internal/dev/clickhouseserver"
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/dev/zookeeper"
@@ -254,4 +255,61 @@ func TestMigrateClusterNodeDown(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestSetupClusterTogether: two services starting together on a fresh database, each with
+// its own ZooKeeper lock client (as two processes would), apply each migration once.
+func TestSetupClusterTogether(t *testing.T) {
+	c := testenv.ClickHouseCluster(t)
+	_, db := c.NewDatabase(t) // a name to use; dropped with the test
+	for _, addr := range c.Addrs() {
+		conn, err := clickhouse.Open(context.Background(), clickhouse.Config{Addr: addr, Database: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := clickhouse.DropDatabase(context.Background(), conn, db); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lock, err := zklock.New([]string{c.ZooKeeper()}, "/engage/"+db+"/migrations")
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			setup, err := clickhouse.SetupCluster(context.Background(), c.Config(db), testenv.ClusterName, lock, schemas.ClickHouse, "clickhouse")
+			if err == nil {
+				setup.Conn.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, _ := clickhouse.LoadMigrations(schemas.ClickHouse, "clickhouse")
+	for _, addr := range c.Addrs() {
+		conn, err := clickhouse.Open(context.Background(), clickhouse.Config{Addr: addr, Database: db})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows, versions uint64
+		err = conn.QueryRow(context.Background(), "SELECT count(), uniqExact(version) FROM schema_migrations WHERE statement = 0").Scan(&rows, &versions)
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows != uint64(len(ms)) || versions != uint64(len(ms)) {
+			t.Errorf("%s records %d migrations (%d versions), want each of the %d once", addr, rows, versions, len(ms))
+		}
+	}
 }

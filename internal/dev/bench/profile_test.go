@@ -34,9 +34,18 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // in-process broker; ClickHouse runs in its own process.
 //
 //	go test -run '^$' -bench WorkerPipeline -benchtime 400000x -cpuprofile worker.prof ./internal/dev/bench
+//
+// It runs once per ClickHouse mode: one server, and the local 2 × 2 cluster (inserts through
+// Distributed tables, synchronously, with replication), so the two compare in one run.
 func BenchmarkWorkerPipeline(b *testing.B) {
+	for _, mode := range testenv.Modes {
+		b.Run(mode, func(b *testing.B) { workerPipeline(b, mode) })
+	}
+}
+
+func workerPipeline(b *testing.B, mode string) {
 	_, brokers := testenv.Kafka(b)
-	conn, _ := testenv.ClickHouse(b).NewDatabase(b)
+	conn, _ := testenv.Database(b, mode)
 	ctx := context.Background()
 
 	prod, err := NewRawProducer(brokers, topics.Events)
