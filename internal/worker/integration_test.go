@@ -472,11 +472,7 @@ func TestRestoreCutsFromStoredEvents(t *testing.T) {
 // events stream in, and restarts them: every published event is stored exactly once, the
 // sessions count each event once, and each restarted replica catches up with its peer.
 func TestClusterReplicasKilledUnderLoad(t *testing.T) {
-	c := testenv.NewClickHouseCluster(t)
-	conn, _ := c.NewDatabase(t)
-	_, brokers := testenv.Kafka(t)
-	s := &stack{brokers: brokers, conn: conn, store: eventstore.New(conn)}
-	s.runWorker(t, s.store, "w1")
+	s, c := newClusterStack(t)
 
 	all := loadEvents(t, 30)
 	third := len(all) / 3
@@ -519,6 +515,17 @@ func TestClusterReplicasKilledUnderLoad(t *testing.T) {
 func dbOf(t *testing.T, conn driver.Conn) string {
 	t.Helper()
 	return query(t, conn, "SELECT currentDatabase()")
+}
+
+// newClusterStack is a stack on a cluster of the test's own, which it may kill parts of,
+// with a worker running.
+func newClusterStack(t *testing.T) (*stack, *testenv.Cluster) {
+	c := testenv.NewClickHouseCluster(t)
+	conn, _ := c.NewDatabase(t)
+	_, brokers := testenv.Kafka(t)
+	s := &stack{brokers: brokers, conn: conn, store: eventstore.New(conn)}
+	s.runWorker(t, s.store, "w1")
+	return s, c
 }
 
 // loadEvents are n minutes of an event a minute for 40 accounts × 5 users: none is late, so
@@ -564,11 +571,7 @@ func expectAllOnce(t *testing.T, conn driver.Conn, n int, within time.Duration) 
 // replicated tables turn read-only, the worker waits and retries, and once ZooKeeper is back
 // every event is stored once and counted once.
 func TestClusterZooKeeperStoppedUnderLoad(t *testing.T) {
-	c := testenv.NewClickHouseCluster(t)
-	conn, _ := c.NewDatabase(t)
-	_, brokers := testenv.Kafka(t)
-	s := &stack{brokers: brokers, conn: conn, store: eventstore.New(conn)}
-	s.runWorker(t, s.store, "w1")
+	s, c := newClusterStack(t)
 	all := loadEvents(t, 20)
 	half := len(all) / 2
 	s.publish(t, all[:half])

@@ -51,52 +51,52 @@ func countOf(t *testing.T, conn driver.Conn, q string, args ...any) uint64 {
 // engagement.events within 10 s, a repeat of its event_id leaves the count at 1, a wrong key
 // gets 401 and a malformed body 400 naming the problem.
 func TestHTTPToClickHouse(t *testing.T) {
-	ch := testenv.ClickHouse(t)
-	conn, db := ch.NewDatabase(t)
-	e := newEnv(t, ch.Addr(), db)
-	e.broker(t)
-	e.worker(t)
-	e.gateway(t)
-	url := "http://" + e.gatewayAddr + "/v1/events"
-	eventOf := func(id string) string {
-		return `{"event_id":"` + id + `","account_id":"acme","user_id":"ada","name":"report.exported","timestamp":"` +
-			time.Now().UTC().Format(time.RFC3339) + `"}`
-	}
-	body := eventOf("hello-1")
+	inModes(t, func(t *testing.T, mode string) {
+		e, conn := newEnvIn(t, mode)
+		e.broker(t)
+		e.worker(t)
+		e.gateway(t)
+		url := "http://" + e.gatewayAddr + "/v1/events"
+		eventOf := func(id string) string {
+			return `{"event_id":"` + id + `","account_id":"acme","user_id":"ada","name":"report.exported","timestamp":"` +
+				time.Now().UTC().Format(time.RFC3339) + `"}`
+		}
+		body := eventOf("hello-1")
 
-	code, resp := post(t, url, "e2e-key", "application/json", body)
-	if code != 200 || !strings.Contains(resp, `"accepted":1`) {
-		t.Fatalf("first post: %d %s", code, resp)
-	}
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if n := countOf(t, conn, `SELECT count() FROM events`); n != 1 {
-			return fmt.Errorf("count() = %d", n)
+		code, resp := post(t, url, "e2e-key", "application/json", body)
+		if code != 200 || !strings.Contains(resp, `"accepted":1`) {
+			t.Fatalf("first post: %d %s", code, resp)
 		}
-		return nil
-	})
-	if code, resp := post(t, url, "e2e-key", "application/json", body); code != 200 {
-		t.Fatalf("repeat: %d %s", code, resp)
-	}
-	// A marker of the same account follows the repeat on its partition, and the worker
-	// stores a partition in order: once the marker is in, so is whatever the repeat left.
-	if code, resp := post(t, url, "e2e-key", "application/json", eventOf("marker-1")); code != 200 {
-		t.Fatalf("marker: %d %s", code, resp)
-	}
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if n := countOf(t, conn, `SELECT count() FROM events WHERE event_id = 'marker-1'`); n != 1 {
-			return fmt.Errorf("marker stored %d times", n)
+		testenv.Eventually(t, 10*time.Second, func() error {
+			if n := countOf(t, conn, `SELECT count() FROM events`); n != 1 {
+				return fmt.Errorf("count() = %d", n)
+			}
+			return nil
+		})
+		if code, resp := post(t, url, "e2e-key", "application/json", body); code != 200 {
+			t.Fatalf("repeat: %d %s", code, resp)
 		}
-		return nil
+		// A marker of the same account follows the repeat on its partition, and the worker
+		// stores a partition in order: once the marker is in, so is whatever the repeat left.
+		if code, resp := post(t, url, "e2e-key", "application/json", eventOf("marker-1")); code != 200 {
+			t.Fatalf("marker: %d %s", code, resp)
+		}
+		testenv.Eventually(t, 10*time.Second, func() error {
+			if n := countOf(t, conn, `SELECT count() FROM events WHERE event_id = 'marker-1'`); n != 1 {
+				return fmt.Errorf("marker stored %d times", n)
+			}
+			return nil
+		})
+		if n := countOf(t, conn, `SELECT count() FROM events WHERE event_id = 'hello-1'`); n != 1 {
+			t.Fatalf("after a repeat, hello-1 is in events %d times, want 1", n)
+		}
+		if code, resp := post(t, url, "wrong-key", "application/json", body); code != 401 || !strings.Contains(resp, `"error"`) {
+			t.Fatalf("wrong key: %d %s", code, resp)
+		}
+		if code, resp := post(t, url, "e2e-key", "application/json", `{"event_id":`); code != 400 || !strings.Contains(resp, `"error"`) {
+			t.Fatalf("malformed body: %d %s", code, resp)
+		}
 	})
-	if n := countOf(t, conn, `SELECT count() FROM events WHERE event_id = 'hello-1'`); n != 1 {
-		t.Fatalf("after a repeat, hello-1 is in events %d times, want 1", n)
-	}
-	if code, resp := post(t, url, "wrong-key", "application/json", body); code != 401 || !strings.Contains(resp, `"error"`) {
-		t.Fatalf("wrong key: %d %s", code, resp)
-	}
-	if code, resp := post(t, url, "e2e-key", "application/json", `{"event_id":`); code != 400 || !strings.Contains(resp, `"error"`) {
-		t.Fatalf("malformed body: %d %s", code, resp)
-	}
 }
 
 // load sends batches of events and retries each batch until it gets a 2xx, as a client with
@@ -253,34 +253,34 @@ func expectExactlyOnce(t *testing.T, conn driver.Conn, sent []event.Input, timeo
 // TestWorkerKilledMidStream: kill -9 of the worker while events stream in, then a restart,
 // leaves every accepted event exactly once in events and the sessions equal to the reference.
 func TestWorkerKilledMidStream(t *testing.T) {
-	ch := testenv.ClickHouse(t)
-	conn, db := ch.NewDatabase(t)
-	e := newEnv(t, ch.Addr(), db)
-	e.broker(t)
-	w := e.worker(t)
-	e.gateway(t)
-	l := newLoad("http://"+e.gatewayAddr+"/v1/events", "e2e-key")
-	l.stopAfter.Store(300)
-	done := make(chan struct{})
-	go func() { l.run(context.Background(), t, 4); close(done) }()
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if n := l.batches.Load(); n < 100 {
-			return fmt.Errorf("%d batches sent", n)
-		}
-		return nil
+	inModes(t, func(t *testing.T, mode string) {
+		e, conn := newEnvIn(t, mode)
+		e.broker(t)
+		w := e.worker(t)
+		e.gateway(t)
+		l := newLoad("http://"+e.gatewayAddr+"/v1/events", "e2e-key")
+		l.stopAfter.Store(300)
+		done := make(chan struct{})
+		go func() { l.run(context.Background(), t, 4); close(done) }()
+		testenv.Eventually(t, 30*time.Second, func() error {
+			if n := l.batches.Load(); n < 100 {
+				return fmt.Errorf("%d batches sent", n)
+			}
+			return nil
+		})
+		w.kill(t)
+		// The load goes on while the worker is down, so the restarted worker has a backlog.
+		atKill := l.batches.Load()
+		testenv.Eventually(t, 30*time.Second, func() error {
+			if n := l.batches.Load() - atKill; n < 20 {
+				return fmt.Errorf("%d batches accepted since the worker was killed", n)
+			}
+			return nil
+		})
+		e.worker(t)
+		<-done
+		expectExactlyOnce(t, conn, l.sent, 60*time.Second)
 	})
-	w.kill(t)
-	// The load goes on while the worker is down, so the restarted worker has a backlog.
-	atKill := l.batches.Load()
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if n := l.batches.Load() - atKill; n < 20 {
-			return fmt.Errorf("%d batches accepted since the worker was killed", n)
-		}
-		return nil
-	})
-	e.worker(t)
-	<-done
-	expectExactlyOnce(t, conn, l.sent, 60*time.Second)
 }
 
 // TestBrokerDownMidLoad: with the broker killed mid-load, the gateway answers 503 (never a

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/engage-oss/engage/internal/dev/process"
 	"github.com/engage-oss/engage/internal/dev/testenv"
 )
@@ -70,10 +72,35 @@ type env struct {
 	brokerAddr, brokerData string
 	gatewayAddr            string
 	chAddr, chDatabase     string
+	// chCluster and chZooKeeper run the ClickHouse services in cluster mode.
+	chCluster, chZooKeeper string
 }
 
 func newEnv(t *testing.T, chAddr, db string) *env {
 	return &env{brokerData: filepath.Join(t.TempDir(), "broker"), chAddr: chAddr, chDatabase: db}
+}
+
+// newEnvIn returns an env on a fresh database in mode (testenv.Modes): the shared server, or
+// the shared 2 × 2 cluster with the services in cluster mode.
+func newEnvIn(t *testing.T, mode string) (*env, driver.Conn) {
+	t.Helper()
+	if mode == "cluster" {
+		c := testenv.ClickHouseCluster(t)
+		conn, db := c.NewDatabase(t)
+		e := newEnv(t, c.Addrs()[0], db)
+		e.chCluster, e.chZooKeeper = testenv.ClusterName, c.ZooKeeper()
+		return e, conn
+	}
+	ch := testenv.ClickHouse(t)
+	conn, db := ch.NewDatabase(t)
+	return newEnv(t, ch.Addr(), db), conn
+}
+
+// inModes runs test once per ClickHouse mode with the same code.
+func inModes(t *testing.T, test func(t *testing.T, mode string)) {
+	for _, mode := range testenv.Modes {
+		t.Run(mode, func(t *testing.T) { test(t, mode) })
+	}
 }
 
 // broker starts the broker. A restarted broker listens on the Kafka address of the first, the
@@ -99,8 +126,12 @@ func (e *env) gateway(t *testing.T, extra ...string) proc {
 
 func (e *env) worker(t *testing.T) proc {
 	t.Helper()
-	return start(t, "worker", "admin", "WORKER_ADMIN_ADDR="+anyPort, "KAFKA_BROKERS="+e.brokerAddr,
-		"CLICKHOUSE_ADDR="+e.chAddr, "CLICKHOUSE_DATABASE="+e.chDatabase, "WORKER_FLUSH_INTERVAL=200ms")
+	env := []string{"WORKER_ADMIN_ADDR=" + anyPort, "KAFKA_BROKERS=" + e.brokerAddr,
+		"CLICKHOUSE_ADDR=" + e.chAddr, "CLICKHOUSE_DATABASE=" + e.chDatabase, "WORKER_FLUSH_INTERVAL=200ms"}
+	if e.chCluster != "" {
+		env = append(env, "CLICKHOUSE_CLUSTER="+e.chCluster, "CLICKHOUSE_ZOOKEEPER="+e.chZooKeeper)
+	}
+	return start(t, "worker", "admin", env...)
 }
 
 func count(ctx context.Context, t *testing.T, q func(context.Context, string, ...any) (uint64, error), query string, args ...any) uint64 {

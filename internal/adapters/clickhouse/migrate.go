@@ -125,13 +125,7 @@ func Migrate(ctx context.Context, conn driver.Conn, database string, migrations 
 	// row saying statement n ran before a later one failed (checksum of the statement).
 	// A plain MergeTree: concurrent migrators may record a row twice, and reading keeps the
 	// first, which is simpler to reason about than a background merge.
-	if err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+table+` (
-		version    UInt32,
-		name       String,
-		checksum   String,
-		statement  UInt32,
-		applied_at DateTime
-	) ENGINE = MergeTree ORDER BY (version, statement)`); err != nil {
+	if err := conn.Exec(ctx, migrationsTableDDL(table, "MergeTree")); err != nil {
 		return fmt.Errorf("clickhouse: creating %s: %w", table, err)
 	}
 	state, err := readApplied(ctx, conn, table)
@@ -197,6 +191,18 @@ func apply(ctx context.Context, conn driver.Conn, database, table string, m Migr
 		ran = append(ran, migrationRow{m.Version, m.Name, sum, n})
 	}
 	return record(ctx, conn, table, []migrationRow{{m.Version, m.Name, m.Checksum, 0}})
+}
+
+// migrationsTableDDL creates a table of applied migrations (schema_migrations and, on a
+// cluster, schema_migrations_cluster) with the given engine.
+func migrationsTableDDL(table, engine string) string {
+	return "CREATE TABLE IF NOT EXISTS " + table + ` (
+		version    UInt32,
+		name       String,
+		checksum   String,
+		statement  UInt32,
+		applied_at DateTime
+	) ENGINE = ` + engine + ` ORDER BY (version, statement)`
 }
 
 func checksum(b []byte) string {

@@ -183,13 +183,7 @@ func liveNodes(ctx context.Context, nodes []ClusterNode) (live, skipped []Cluste
 // migrations recorded complete on it (version → checksum).
 func nodeState(ctx context.Context, n ClusterNode, database string) (map[uint32]string, error) {
 	table := quoteIdent(database) + "." + MigrationsTable
-	if err := n.Conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+table+` (
-		version    UInt32,
-		name       String,
-		checksum   String,
-		statement  UInt32,
-		applied_at DateTime
-	) ENGINE = MergeTree ORDER BY (version, statement)`); err != nil {
+	if err := n.Conn.Exec(ctx, migrationsTableDDL(table, "MergeTree")); err != nil {
 		return nil, fmt.Errorf("clickhouse: creating %s on %s: %w", table, n.Addr, err)
 	}
 	return completed(ctx, n, table)
@@ -199,13 +193,8 @@ func nodeState(ctx context.Context, n ClusterNode, database string) (map[uint32]
 // returns the migrations whose once-per-cluster statements ran.
 func clusterState(ctx context.Context, n ClusterNode, database string) (map[uint32]string, error) {
 	table := quoteIdent(database) + "." + ClusterMigrationsTable
-	if err := n.Conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+table+` (
-		version    UInt32,
-		name       String,
-		checksum   String,
-		statement  UInt32,
-		applied_at DateTime
-	) ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/`+database+`/`+ClusterMigrationsTable+`', '{shard}-{replica}') ORDER BY (version, statement)`); err != nil {
+	engine := "ReplicatedMergeTree('/clickhouse/tables/all/" + database + "/" + ClusterMigrationsTable + "', '{shard}-{replica}')"
+	if err := n.Conn.Exec(ctx, migrationsTableDDL(table, engine)); err != nil {
 		return nil, fmt.Errorf("clickhouse: creating %s on %s: %w", table, n.Addr, err)
 	}
 	return completed(ctx, n, table)
