@@ -144,10 +144,16 @@ func transitions(evs []Event) []string {
 // scoring and producing, once right after producing. The subscriber must receive exactly one
 // event per band change, with the right previous_band, and a steady account only its first.
 func TestHealthChangeContract(t *testing.T) {
+	for _, mode := range testenv.Modes {
+		t.Run(mode, func(t *testing.T) { healthChangeContract(t, mode) })
+	}
+}
+
+func healthChangeContract(t *testing.T, mode string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	_, brokers := testenv.Kafka(t)
-	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
+	conn, _ := testenv.Database(t, mode)
 	log := zaptest.NewLogger(t)
 
 	producer, err := kgo.NewClient(append(kafka.ClientOpts(brokers, "engage-scorer", nil), kafka.ProducerOpts()...)...)
