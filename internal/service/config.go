@@ -260,7 +260,15 @@ func (c ClickHouse) connectCluster(ctx context.Context, log *zap.Logger) (driver
 	if !c.Migrate {
 		cfg := c.Conn
 		cfg.Settings = clickhouse.ClusterSettings(c.Conn.Settings)
-		return clickhouse.Open(ctx, cfg)
+		conn, err := clickhouse.Open(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := clickhouse.CheckLoadBalancing(ctx, conn, cfg.Username); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return conn, nil
 	}
 	lock, err := zklock.New(c.ZooKeeper, "/engage/"+c.Conn.Database+"/migrations")
 	if err != nil {

@@ -354,6 +354,12 @@ func slicesContainsAddr(ns []ClusterNode, addr string) bool {
 // write the first healthy replica of each shard (see ClusterSettings).
 var ErrLoadBalancing = errors.New("cluster mode needs load_balancing = in_order in the user's profile (users.xml)")
 
+// CheckLoadBalancing returns ErrLoadBalancing (wrapped) unless conn's profile has
+// load_balancing = in_order, which cluster mode needs (see ClusterSettings).
+func CheckLoadBalancing(ctx context.Context, conn driver.Conn, user string) error {
+	return checkLoadBalancing(ctx, conn, user)
+}
+
 func checkLoadBalancing(ctx context.Context, conn driver.Conn, user string) error {
 	var v string
 	if err := conn.QueryRow(ctx, "SELECT value FROM system.settings WHERE name = 'load_balancing'").Scan(&v); err != nil {
