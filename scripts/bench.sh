@@ -45,5 +45,9 @@ fi
 if [[ -z ${BENCH_SKIP_SCENARIOS:-} ]]; then
   # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
   "$bench" -scenario all ${BENCH_ARGS:-} | tee "$out/scenarios.md"
+  # The same pipeline staircase on a local 2 × 2 ClickHouse cluster, right after the single
+  # server's, so the two compare on one machine in one run (docs/SCALING.md).
+  # shellcheck disable=SC2086
+  "$bench" -scenario pipeline -clickhouse-cluster ${BENCH_ARGS:-} | tee "$out/scenarios-cluster.md"
 fi
 echo "bench: results in $out" >&2

@@ -36,6 +36,7 @@ func main() {
 	src := flag.String("src", ".", "the engage repository root (services are built from it)")
 	gotest := flag.String("gotest", "", "with -scenario micro: file of `go test -bench` output to summarise")
 	timeout := flag.Duration("timeout", 20*time.Minute, "stop everything after this long")
+	cluster := flag.Bool("clickhouse-cluster", false, "run ClickHouse as a local 2 × 2 cluster with ZooKeeper and the services in cluster mode")
 	flag.Parse()
 	var err error
 	if cfg.LatencyFractions, err = bench.ParseFloats(*fractions); err == nil {
@@ -55,6 +56,7 @@ func main() {
 		fatal(err)
 	}
 	defer env.Close()
+	env.Cluster = *cluster
 	r := bench.NewRunner(cfg, env)
 	machine := bench.ReadMachine(*src)
 	machine.WriteHeader(os.Stdout, "bench "+strings.Join(os.Args[1:], " "), *scenario != "micro")

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/engage-oss/engage/internal/adapters/clickhouse"
 )
 
 // targetFreshnessP95 is the contract's freshness promise: an accepted event shows in every
@@ -205,6 +207,9 @@ func (s *stepResult) bounded() bool {
 func (r *Runner) Pipeline(ctx context.Context) (*Section, error) {
 	cfg := r.cfg
 	sec := &Section{Title: "Pipeline: gateway → broker → worker → ClickHouse"}
+	if r.env.Cluster {
+		sec.Title += " (2 × 2 cluster)"
+	}
 	if _, err := r.env.ClickHouse(ctx); err != nil {
 		return sec, err
 	}
@@ -508,10 +513,12 @@ func maxTime(ts ...time.Time) time.Time {
 func (r *Runner) dropDatabase(db string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := r.env.openCH(ctx, "default")
-	if err != nil {
-		return
+	for _, addr := range r.env.chAddrs() { // every node of a cluster
+		conn, err := clickhouse.Open(ctx, clickhouse.Config{Addr: addr, Database: "default"})
+		if err != nil {
+			continue
+		}
+		_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`")
+		conn.Close()
 	}
-	defer conn.Close()
-	_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/engage-oss/engage/internal/adapters/clickhouse"
 	"github.com/engage-oss/engage/internal/dev/clickhouseserver"
 	"github.com/engage-oss/engage/internal/dev/process"
+	"github.com/engage-oss/engage/internal/dev/zookeeper"
 )
 
 // WriteKey is the gateway write key the benchmark configures (dev mode).
@@ -31,9 +32,15 @@ type Env struct {
 	Dir string    // temporary directory, removed by Close
 	Log io.Writer // progress messages
 
+	// Cluster runs ClickHouse as a local 2 × 2 cluster with a ZooKeeper, and the services in
+	// cluster mode (docs/SCALING.md). Set before the first scenario.
+	Cluster bool
+
 	mu        sync.Mutex
 	built     map[string]error
-	ch        *clickhouseserver.Server
+	ch        *clickhouseserver.Server // the server services connect to (the first node of a cluster)
+	cluster   *clickhouseserver.Cluster
+	zk        *zookeeper.Server
 	chErr     error
 	chVersion string
 }
@@ -57,12 +64,18 @@ func NewEnv(src string, log io.Writer) (*Env, error) {
 // Close stops ClickHouse and removes the temporary directory.
 func (e *Env) Close() {
 	e.mu.Lock()
-	ch := e.ch
+	ch, cl, zk := e.ch, e.cluster, e.zk
 	e.mu.Unlock()
-	if ch != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	switch {
+	case cl != nil:
+		_ = cl.Stop(ctx)
+	case ch != nil:
 		_ = ch.Stop(ctx)
-		cancel()
+	}
+	cancel()
+	if zk != nil {
+		zk.Stop()
 	}
 	os.RemoveAll(e.Dir)
 }
@@ -120,11 +133,28 @@ func (e *Env) ClickHouse(ctx context.Context) (*clickhouseserver.Server, error) 
 	if e.ch != nil || e.chErr != nil {
 		return e.ch, e.chErr
 	}
-	e.logf("starting ClickHouse")
-	srv, err := clickhouseserver.Start(ctx, clickhouseserver.Config{Dir: filepath.Join(e.Dir, "clickhouse")})
-	if err != nil {
-		e.chErr = err
-		return nil, err
+	var srv *clickhouseserver.Server
+	if e.Cluster {
+		e.logf("starting ZooKeeper and a 2 × 2 ClickHouse cluster")
+		zk, err := zookeeper.Start(ctx, zookeeper.Config{Dir: filepath.Join(e.Dir, "zookeeper")})
+		if err != nil {
+			e.chErr = err
+			return nil, err
+		}
+		cl, err := clickhouseserver.StartCluster(ctx, clickhouseserver.ClusterSpec{Dir: filepath.Join(e.Dir, "cluster"), Name: ClusterName, ZooKeeper: []string{zk.Addr()}})
+		if err != nil {
+			zk.Stop()
+			e.chErr = err
+			return nil, err
+		}
+		e.zk, e.cluster, srv = zk, cl, cl.Node(0, 0)
+	} else {
+		e.logf("starting ClickHouse")
+		var err error
+		if srv, err = clickhouseserver.Start(ctx, clickhouseserver.Config{Dir: filepath.Join(e.Dir, "clickhouse")}); err != nil {
+			e.chErr = err
+			return nil, err
+		}
 	}
 	e.ch = srv
 	if conn, err := e.openCH(ctx, "default"); err == nil {
@@ -209,8 +239,8 @@ func (s *Stack) StartWorker(ctx context.Context, database string) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.start(ctx, "worker", "admin", "WORKER_ADMIN_ADDR="+anyPort, "KAFKA_BROKERS="+s.BrokerAddr,
-		"CLICKHOUSE_ADDR="+ch.TCPAddr(), "CLICKHOUSE_DATABASE="+database)
+	p, err := s.start(ctx, "worker", "admin", append(s.env.clusterEnv(), "WORKER_ADMIN_ADDR="+anyPort, "KAFKA_BROKERS="+s.BrokerAddr,
+		"CLICKHOUSE_ADDR="+ch.TCPAddr(), "CLICKHOUSE_DATABASE="+database)...)
 	if err != nil {
 		return err
 	}
@@ -224,8 +254,8 @@ func (s *Stack) StartScorer(ctx context.Context, database string) error {
 	if err != nil {
 		return err
 	}
-	env := []string{"SCORER_ADDR=" + anyPort, "KAFKA_BROKERS=" + s.BrokerAddr, "CLICKHOUSE_ADDR=" + ch.TCPAddr(),
-		"CLICKHOUSE_DATABASE=" + database, "ENGAGE_DEV=true"}
+	env := append(s.env.clusterEnv(), "SCORER_ADDR="+anyPort, "KAFKA_BROKERS="+s.BrokerAddr, "CLICKHOUSE_ADDR="+ch.TCPAddr(),
+		"CLICKHOUSE_DATABASE="+database, "ENGAGE_DEV=true")
 	p, err := s.start(ctx, "scorer", "api", env...)
 	if err != nil {
 		return err
@@ -241,11 +271,47 @@ func (s *Stack) PIDs() map[string]int {
 		out[p.Name] = p.PID()
 	}
 	s.env.mu.Lock()
-	if s.env.ch != nil {
+	switch {
+	case s.env.cluster != nil:
+		for sh := range s.env.cluster.Shards() {
+			for r := range s.env.cluster.Replicas() {
+				if n := s.env.cluster.Node(sh, r); n != nil {
+					out[fmt.Sprintf("clickhouse-%d%c", sh+1, 'a'+r)] = n.PID()
+				}
+			}
+		}
+		out["zookeeper"] = s.env.zk.PID()
+	case s.env.ch != nil:
 		out["clickhouse"] = s.env.ch.PID()
 	}
 	s.env.mu.Unlock()
 	return out
+}
+
+// ClusterName is the local cluster's name in remote_servers.
+const ClusterName = "engage"
+
+// clusterEnv is the environment that puts a service in cluster mode, or nothing.
+func (e *Env) clusterEnv() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cluster == nil {
+		return nil
+	}
+	return []string{"CLICKHOUSE_CLUSTER=" + ClusterName, "CLICKHOUSE_ZOOKEEPER=" + e.zk.Addr()}
+}
+
+// chAddrs are the native addresses of every ClickHouse server of the run.
+func (e *Env) chAddrs() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cluster != nil {
+		return e.cluster.Addrs()
+	}
+	if e.ch != nil {
+		return []string{e.ch.TCPAddr()}
+	}
+	return nil
 }
 
 // Logs returns the tail of the named process's output, or "".

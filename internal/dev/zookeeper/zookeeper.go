@@ -230,6 +230,9 @@ func (s *Server) Config() Config {
 	return c
 }
 
+// PID is the server's process id.
+func (s *Server) PID() int { return s.pid }
+
 // Done is closed when the server has exited.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
