@@ -287,68 +287,68 @@ func TestWorkerKilledMidStream(t *testing.T) {
 // 2xx without an acknowledgement) and /readyz turns 503; after the broker restarts, every
 // event that got a 2xx is in ClickHouse exactly once.
 func TestBrokerDownMidLoad(t *testing.T) {
-	ch := testenv.ClickHouse(t)
-	conn, db := ch.NewDatabase(t)
-	e := newEnv(t, ch.Addr(), db)
-	b := e.broker(t)
-	e.worker(t)
-	e.gateway(t)
-	l := newLoad("http://"+e.gatewayAddr+"/v1/events", "e2e-key")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { l.run(ctx, t, 4); close(done) }()
-	testenv.Eventually(t, 30*time.Second, func() error {
-		if n := l.batches.Load(); n < 50 {
-			return fmt.Errorf("%d batches sent", n)
-		}
-		return nil
-	})
-	b.kill(t)
-	before := l.batches.Load()
-	testenv.Eventually(t, 15*time.Second, func() error {
-		resp, err := http.Get("http://" + e.gatewayAddr + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 503 {
-			return fmt.Errorf("/readyz %d with the broker down", resp.StatusCode)
-		}
+	inModes(t, func(t *testing.T, mode string) {
+		e, conn := newEnvIn(t, mode)
+		b := e.broker(t)
+		e.worker(t)
+		e.gateway(t)
+		l := newLoad("http://"+e.gatewayAddr+"/v1/events", "e2e-key")
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { l.run(ctx, t, 4); close(done) }()
+		testenv.Eventually(t, 30*time.Second, func() error {
+			if n := l.batches.Load(); n < 50 {
+				return fmt.Errorf("%d batches sent", n)
+			}
+			return nil
+		})
+		b.kill(t)
+		before := l.batches.Load()
+		testenv.Eventually(t, 15*time.Second, func() error {
+			resp, err := http.Get("http://" + e.gatewayAddr + "/readyz")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 503 {
+				return fmt.Errorf("/readyz %d with the broker down", resp.StatusCode)
+			}
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.statuses[503] == 0 {
+				return fmt.Errorf("no 503 yet: %v", l.statuses)
+			}
+			return nil
+		})
+		// Wait until every sender has had two more requests refused: those were sent and answered
+		// with the broker down, so the 2xx count below has seen the outage, not a moment of it.
 		l.mu.Lock()
-		defer l.mu.Unlock()
-		if l.statuses[503] == 0 {
-			return fmt.Errorf("no 503 yet: %v", l.statuses)
+		refused := l.statuses[503]
+		l.mu.Unlock()
+		testenv.Eventually(t, 30*time.Second, func() error {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if n := l.statuses[503] - refused; n < 8 {
+				return fmt.Errorf("%d more 503s with the broker down, want 8", n)
+			}
+			return nil
+		})
+		// Allow for requests whose acknowledgement arrived just before the kill.
+		if d := l.batches.Load() - before; d > 8 {
+			t.Errorf("%d batches got 2xx after the broker was killed", d)
 		}
-		return nil
+		e.broker(t)
+		testenv.Eventually(t, 60*time.Second, func() error {
+			if n := l.batches.Load(); n < before+50 {
+				return fmt.Errorf("only %d batches since the broker restarted", n-before)
+			}
+			return nil
+		})
+		cancel()
+		<-done
+		t.Logf("statuses: %v", l.statuses)
+		expectExactlyOnce(t, conn, l.sent, 60*time.Second)
 	})
-	// Wait until every sender has had two more requests refused: those were sent and answered
-	// with the broker down, so the 2xx count below has seen the outage, not a moment of it.
-	l.mu.Lock()
-	refused := l.statuses[503]
-	l.mu.Unlock()
-	testenv.Eventually(t, 30*time.Second, func() error {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if n := l.statuses[503] - refused; n < 8 {
-			return fmt.Errorf("%d more 503s with the broker down, want 8", n)
-		}
-		return nil
-	})
-	// Allow for requests whose acknowledgement arrived just before the kill.
-	if d := l.batches.Load() - before; d > 8 {
-		t.Errorf("%d batches got 2xx after the broker was killed", d)
-	}
-	e.broker(t)
-	testenv.Eventually(t, 60*time.Second, func() error {
-		if n := l.batches.Load(); n < before+50 {
-			return fmt.Errorf("only %d batches since the broker restarted", n-before)
-		}
-		return nil
-	})
-	cancel()
-	<-done
-	t.Logf("statuses: %v", l.statuses)
-	expectExactlyOnce(t, conn, l.sent, 60*time.Second)
 }
 
 // TestClickHouseDownUnderLoad: ClickHouse stopped for 60 s while events keep arriving loses
