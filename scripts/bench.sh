@@ -39,6 +39,9 @@ if [[ -z ${BENCH_SKIP_MICRO:-} ]]; then
   # Customer-success KPI views over 10k accounts × 12 months of synthetic history (target:
   # each view ≤ 1 s); prints one ns/op line per view.
   run ./pkg/kpi 2 '^BenchmarkViews$' -benchtime 1x -timeout 15m
+  # The same views on a local 2 × 2 ClickHouse cluster (docs/SCALING.md).
+  echo "bench: the KPI views on the 2 × 2 cluster" | tee -a "$out/micro.txt" >&2
+  KPI_BENCH_CLICKHOUSE=cluster go test -run '^$' -bench '^BenchmarkViews$' -benchmem -cpu 2 -benchtime 1x -timeout 20m ./pkg/kpi | tee "$out/kpi-cluster.txt"
   "$bench" -scenario micro -gotest "$out/micro.txt" | tee "$out/micro.md"
 fi
 
