@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -102,11 +103,15 @@ func MigrateCluster(ctx context.Context, nodes []ClusterNode, cluster, database 
 			return skipped, err
 		}
 	}
-	var once map[uint32]string
-	for i := len(live) - 1; i >= 0; i-- { // every node is a replica; read the first's
-		if once, err = clusterState(ctx, live[i], database); err != nil {
+	// Every node is a replica of the cluster-wide record; it is read from the first.
+	for _, n := range live {
+		if err := createClusterTable(ctx, n, database); err != nil {
 			return skipped, err
 		}
+	}
+	once, err := completed(ctx, live[0], quoteIdent(database)+"."+ClusterMigrationsTable)
+	if err != nil {
+		return skipped, err
 	}
 	if err := checkRecorded(ms, database, append(done, once)...); err != nil {
 		return skipped, err
@@ -189,15 +194,14 @@ func nodeState(ctx context.Context, n ClusterNode, database string) (map[uint32]
 	return completed(ctx, n, table)
 }
 
-// clusterState creates schema_migrations_cluster (replicated to every node) when missing and
-// returns the migrations whose once-per-cluster statements ran.
-func clusterState(ctx context.Context, n ClusterNode, database string) (map[uint32]string, error) {
+// createClusterTable creates schema_migrations_cluster, replicated to every node, on n.
+func createClusterTable(ctx context.Context, n ClusterNode, database string) error {
 	table := quoteIdent(database) + "." + ClusterMigrationsTable
 	engine := "ReplicatedMergeTree('/clickhouse/tables/all/" + database + "/" + ClusterMigrationsTable + "', '{shard}-{replica}')"
 	if err := n.Conn.Exec(ctx, migrationsTableDDL(table, engine)); err != nil {
-		return nil, fmt.Errorf("clickhouse: creating %s on %s: %w", table, n.Addr, err)
+		return fmt.Errorf("clickhouse: creating %s on %s: %w", table, n.Addr, err)
 	}
-	return completed(ctx, n, table)
+	return nil
 }
 
 func completed(ctx context.Context, n ClusterNode, table string) (map[uint32]string, error) {
@@ -330,7 +334,7 @@ func migrateNodes(ctx context.Context, cfg Config, nodes []ClusterNode, cluster 
 	}
 	var down []ClusterNode
 	for _, n := range nodes {
-		if !slicesContainsAddr(opened, n.Addr) {
+		if !slices.ContainsFunc(opened, func(o ClusterNode) bool { return o.Addr == n.Addr }) {
 			down = append(down, n)
 		}
 	}
@@ -339,15 +343,6 @@ func migrateNodes(ctx context.Context, cfg Config, nodes []ClusterNode, cluster 
 		skipped[i].Conn = nil // closed on return
 	}
 	return skipped, err
-}
-
-func slicesContainsAddr(ns []ClusterNode, addr string) bool {
-	for _, n := range ns {
-		if n.Addr == addr {
-			return true
-		}
-	}
-	return false
 }
 
 // ErrLoadBalancing is returned by SetupCluster when the user's profile does not read and

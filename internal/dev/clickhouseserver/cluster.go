@@ -36,6 +36,9 @@ type Cluster struct {
 	mu    sync.Mutex
 	nodes [][]*Server
 	cfgs  [][]Config
+
+	doneOnce sync.Once
+	done     chan struct{}
 }
 
 // StartCluster starts every server of spec, with ports picked up front (every node's
@@ -212,9 +215,16 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	return first
 }
 
-// Done is closed when any server of the cluster has exited.
+// Done is closed when any server the cluster ran at the first call has exited (a
+// supervisor's view: Restart is for tests, which do not watch Done).
 func (c *Cluster) Done() <-chan struct{} {
-	done := make(chan struct{})
+	c.doneOnce.Do(c.watch)
+	return c.done
+}
+
+func (c *Cluster) watch() {
+	c.done = make(chan struct{})
+	done := c.done
 	c.mu.Lock()
 	var chans []<-chan struct{}
 	for _, shard := range c.nodes {
@@ -232,7 +242,6 @@ func (c *Cluster) Done() <-chan struct{} {
 			once.Do(func() { close(done) })
 		}()
 	}
-	return done
 }
 
 // Err is the first unexpected exit of a server, or nil.
