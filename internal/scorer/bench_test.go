@@ -81,19 +81,30 @@ FROM (SELECT number % ` + itoa(n) + ` AS a, intDiv(number, ` + itoa(n) + `) AS k
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// discard is an Emitter and ChangeLog with nothing on the topic: the benchmark measures
-// ClickHouse and the scorer, not a broker.
+// discard is a ChangeTopic with nothing on it that accepts every change: the benchmark
+// measures ClickHouse and the scorer, not a broker.
 type discard struct{}
 
-func (discard) Emit(context.Context, []scorer.Change) error             { return nil }
-func (discard) Replay(context.Context, func(scorer.Record) error) error { return nil }
+func (discard) Open(context.Context, int32) (scorer.PartitionLog, error) { return discard{}, nil }
+func (discard) Emit(context.Context, []scorer.Change) error              { return nil }
+func (discard) Replay(context.Context, func(scorer.Record) error) error  { return nil }
+func (discard) Epoch() int16                                             { return 1 }
+func (discard) Close()                                                   {}
+
+// notified is a Group that owns every partition and reports its accounts as changed at
+// every Take.
+type notified struct{ ids []string }
+
+func (g notified) Take(int32) ([]string, int64)                { return g.ids, -1 }
+func (notified) Commit(context.Context, map[int32]int64) error { return nil }
+func (notified) Owns(context.Context, int32) error             { return nil }
 
 // freshHistory writes to ClickHouse but restores nothing, so every iteration scores every
 // account as new: each writes all 100 000 rows and emits 100 000 changes, the worst case
 // (the first rescoring, or a model change that moves every score).
 type freshHistory struct{ *scorestore.Store }
 
-func (freshHistory) LastRows(context.Context) ([]scorer.Row, error) { return nil, nil }
+func (freshHistory) LastRows(context.Context, scorer.Scope) ([]scorer.Row, error) { return nil, nil }
 
 func bandCounts(s *scorer.Scorer) map[string]int {
 	out := map[string]int{}
@@ -118,11 +129,12 @@ func BenchmarkRescore100k(b *testing.B) {
 	ctx := context.Background()
 	newScorer := func(h scorer.History) *scorer.Scorer {
 		s, err := scorer.New(scorer.Config{}, scorer.Deps{
-			Model: scorer.StaticModel{M: health.DefaultModel()}, Source: store, History: h, Emitter: discard{}, ChangeLog: discard{},
+			Model: scorer.StaticModel{M: health.DefaultModel()}, Source: store, History: h, Topic: discard{}, Group: notified{},
 		}, nil, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
+		s.Assign([]int32{0})
 		return s
 	}
 	report := func(b *testing.B, n int, sum scorer.Stats, accounts, rows int) {

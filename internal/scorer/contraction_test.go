@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/engage-oss/engage/internal/adapters/clickhouse/scorestore"
 	"github.com/engage-oss/engage/internal/adapters/kafka"
@@ -196,27 +195,26 @@ func TestContractionEndToEnd(t *testing.T) {
 	defer cancel()
 	_, brokers := testenv.Kafka(t)
 	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
-	producer, err := kgo.NewClient(append(kafka.ClientOpts(brokers, "engage-scorer", nil), kafka.ProducerOpts()...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer producer.Close()
 	store := scorestore.New(conn)
-	topic := changetopic.NewReplayer(kafka.ClientOpts(brokers, "engage-scorer-replay", nil), topics.HealthChanges)
-	s, err := scorer.New(scorer.Config{ContractionDays: 30}, scorer.Deps{
-		Model:     scorer.StaticModel{M: health.DefaultModel()},
-		Source:    store,
-		History:   store,
-		Emitter:   changetopic.NewEmitter(producer, topics.HealthChanges),
-		ChangeLog: topic,
+	var ids []string
+	for _, tt := range tests {
+		ids = append(ids, tt.account)
+	}
+	s, err := scorer.New(scorer.Config{ContractionDays: 30, Partitions: kafka.DefaultPartitions}, scorer.Deps{
+		Model:   scorer.StaticModel{M: health.DefaultModel()},
+		Source:  store,
+		History: store,
+		Topic:   changetopic.NewTopic(kafka.ClientOpts(brokers, "engage-scorer", nil), topics.HealthChanges, "engage-scorer", kafka.DefaultPartitions, nil),
+		Group:   notified{ids: ids},
 	}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Assign([]int32{0, 1, 2, 3, 4, 5, 6, 7})
 	changes := func() map[string][]scorer.Change {
 		t.Helper()
 		out := map[string][]scorer.Change{}
-		err := topic.Replay(ctx, func(r scorer.Record) error {
+		err := changetopic.Replay(ctx, kafka.ClientOpts(brokers, "engage-scorer-replay", nil), topics.HealthChanges, func(r scorer.Record) error {
 			c, err := scorer.ParseRecord(r)
 			if err != nil {
 				return err

@@ -1,52 +1,68 @@
 // Package scorer turns the ClickHouse tables the worker fills into customer-health scores: it
-// rescores every account periodically with the model of internal/health, announces each band
-// change on engagement.health.changes as a CloudEvent, records each score change in
-// account_health, and keeps every account's latest health in memory for the read API.
+// scores the accounts of the partitions it owns with the model of internal/health, announces
+// each band change on engagement.health.changes as a CloudEvent, records each score change in
+// account_health, and keeps its accounts' latest health in memory for the read API.
 //
 // The Scorer depends on interfaces, so that it is tested without a network: a Source of
-// inputs and a History of rows (ClickHouse: package scorestore), an Emitter of changes and a
-// ChangeLog that replays them (Kafka: package changetopic), and a ModelSource (ModelFile
-// reloads a JSON file). Package readapi serves the read API from Snapshot.
+// inputs and a History of rows (ClickHouse: package scorestore), a ChangeTopic whose
+// partitions it opens, publishes on and replays (Kafka: package changetopic), a Group that
+// says which accounts changed and confirms ownership (Kafka: package changed), and a
+// ModelSource (ModelFile reloads a JSON file). Package readapi serves the read API.
+//
+// # Sharing the accounts
+//
+// An account belongs to partition topics.AccountPartition(account_id) of the health-change
+// topic. Scorer instances with the same group share the partitions of
+// engagement.accounts.changed, which has the same partitions: the consumer group's
+// assignment calls Assign and Revoke. An instance scores only the accounts of its partitions,
+// selected in SQL by the same hash (Scope), and when it takes a partition over it opens it
+// (fencing the previous owner, see below), restores what was announced for its accounts from
+// the partition's records and their last account_health rows, and rescores them all.
 //
 // # One rescoring
 //
-// Every Config.Interval (default 10 s) Rescore reads the inputs of every account that has any
-// event with one set of batch queries, scores each with health.Score, decides its band with
-// health.Transition (hysteresis and minimum dwell) against the band last announced, emits the
-// changes, and writes a row for each account whose score or band differs from its previous
-// row. The queries use the server's today(), so windows slide at midnight by themselves.
+// Every Config.Interval (default 10 s) Rescore reads the inputs of the accounts that need it
+// with one set of batch queries: every account of a partition just taken over, and of every
+// partition on a new UTC day (the windows slide) or a new model version; otherwise only the
+// accounts the workers notified as changed (new events, traits, answers, tickets), those
+// whose min_dwell ended, and those whose last scoring failed. Its cost grows with the
+// accounts that changed, not with all accounts. It scores each with health.Score, decides
+// its band with health.Transition against the band last announced, publishes the changes
+// (one transaction per partition), writes a row for each account whose score or band
+// differs from its previous row, and commits the notification offsets it acted upon.
 //
 // The inputs come from session_days_raw and from the narrow tables that materialized views
 // fill from events_raw on every insert (signal_events, account_event_names), never from
-// events_raw itself: it holds every event ever received, sorted by account and event id, so
-// no condition on the event name or time narrows a scan of it (package scorestore).
+// events_raw itself (package scorestore).
 //
 // Inputs.Previous, the baseline of the contraction reason, is each account's seats, plan and
-// MRR in force at 00:00 UTC Config.ContractionDays days before today: a window that slides
-// with every day, where the mrr_movements_monthly view compares the MRR at the start and the
-// end of each calendar month (docs/HEALTH.md sets the two side by side).
+// MRR in force at 00:00 UTC Config.ContractionDays days before today (docs/HEALTH.md).
 //
 // # Invariants
 //
-//   - Exactly one health-change event per band change, across crashes (kill -9 included) and
-//     restarts. An account's announcement state changes only after the broker acknowledged
-//     its event (acks=all, idempotent producer). At start, and after any failed Emit (whose
-//     records may or may not be on the topic), the scorer replays the topic from the
-//     beginning to its high watermark and takes each account's change with the highest
-//     sequence number as the truth. A crash before producing therefore re-scores and
-//     produces after the restart; a crash after producing finds the event on the topic and
-//     does not produce it again.
+//   - Exactly one health-change event per band change, across crashes (kill -9 included),
+//     restarts, failovers and pauses. An account's announcement state changes only after its
+//     partition's transaction committed. After a failed Emit (whose outcome this instance
+//     cannot know) the partition's state is dropped and the partition opened again, which
+//     aborts a transaction left open, and replayed read_committed before anything is
+//     decided: a change that was committed is found and not announced again; one that was
+//     not is announced by the next rescoring.
+//   - Fencing. Each partition has one transactional id; opening it bumps its producer epoch,
+//     so an instance paused past its group session (GC pause, SIGSTOP, partition) that
+//     resumes can publish nothing on a partition taken over since: its transaction fails
+//     with ErrFenced, it drops the partition, and it opens it again only after Group.Owns
+//     confirms that the group's current assignment gives it that partition, so a zombie
+//     never fences its successor. Its rows carry its lower epoch (Row.Fence), so a late copy
+//     of a row loses to the successor's.
+//   - No lost change across a handover: notifications are committed only once acted upon,
+//     and a new owner rescores the whole partition first.
 //   - Each event's id is a hash of (account id, sequence number), so a consumer that reads
 //     an event twice (its own redelivery) can de-duplicate by id.
 //   - An account's first band is announced, with previous_band and previous_score null.
-//   - Every account_health row carries a band that was announced (rows of accounts whose
-//     event was not acknowledged are not written), the sequence number of that announcement,
-//     and a per-account revision. At start the scorer restores each account's last row, so a
-//     restart writes no row for an unchanged score; a row written twice under one revision
-//     (a retried write) shows once in the views.
-//   - A single scorer instance may run at a time. Two instances would each announce the
-//     same change (with the same id, so consumers could still de-duplicate) and race on
-//     sequence numbers. Run one replica; a restart on failure is what gives availability.
+//   - Every account_health row carries a band that was announced (rows of a partition whose
+//     transaction did not commit are not written), the sequence number of that
+//     announcement, and a per-account revision; a row written twice under one revision shows
+//     once in the views.
 //   - A model file that does not load never replaces a working model (ModelFile).
 //
 // # Restart without the topic

@@ -147,10 +147,8 @@ func TestScorerPicksUpReloadedModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(f.Model())
-	s, err := New(Config{Now: e.clock.Now}, Deps{Model: f, Source: e.source, History: e.history, Emitter: e.topic, ChangeLog: e.topic}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.models = f
+	s := e.scorer(t)
 	// Billing decides: past_due scores 20, and a retuned model that scores past_due 90
 	// moves the account up.
 	in := health.Inputs{ActiveDays14: 5, MAU: 5, WAU: 3, Seats: ptr(10), FeaturesUsed30d: 5, Status: ptr(health.StatusPastDue)}

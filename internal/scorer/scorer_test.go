@@ -411,7 +411,7 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(Config{}, Deps{}, nil, nil); errString(err) != "scorer deps: Model, Source, History, Emitter, ChangeLog missing" {
+	if _, err := New(Config{}, Deps{}, nil, nil); errString(err) != "scorer deps: Model, Source, History, Topic, Group missing" {
 		t.Errorf("New without deps: %v", err)
 	}
 }

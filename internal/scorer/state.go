@@ -26,8 +26,9 @@ func (c *Change) announcement(m *health.Model) announcement {
 
 // account is the scorer's state of one account.
 type account struct {
-	id  string
-	ann announcement
+	id   string
+	part int32 // the account's partition (topics.AccountPartition)
+	ann  announcement
 	// row is the account's last account_health row, nil before the first one.
 	row *Row
 	// view is what the read API shows; replaced, never modified, so a Snapshot may share it.

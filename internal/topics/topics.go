@@ -9,6 +9,11 @@ const (
 	Events        = "engagement.events"
 	EventsDLQ     = "engagement.events.dlq"
 	HealthChanges = "engagement.health.changes"
+	// AccountsChanged is internal: after each stored batch the workers name the accounts
+	// whose inputs changed, partitioned like HealthChanges (AccountPartition), and the
+	// scorers' consumer group shares its partitions, which is how scorer instances share
+	// the accounts and rescore only those that changed.
+	AccountsChanged = "engagement.accounts.changed"
 )
 
 // Header names written on dead-lettered records.
@@ -19,4 +24,4 @@ const (
 )
 
 // All lists every topic engage creates on a fresh cluster.
-var All = []string{Events, EventsDLQ, HealthChanges}
+var All = []string{Events, EventsDLQ, HealthChanges, AccountsChanged}

@@ -99,7 +99,21 @@ type Worker struct {
 
 	// hwm is the newest high watermark seen per partition, for the lag metric.
 	hwm map[int32]int64
+	// notifier is told the accounts of each stored batch; nil: nobody is.
+	notifier Notifier
 }
+
+// Notifier tells the scorers which accounts' inputs a stored batch changed, so that they
+// rescore only those (internal/adapters/kafka/changed publishes on
+// engagement.accounts.changed).
+type Notifier interface {
+	AccountsChanged(ctx context.Context, accounts []string) error
+}
+
+// NotifyTo makes the worker tell n the accounts of every batch it stores, after the rows are
+// stored and before the offsets are committed, so that a crash in between notifies again.
+// Call it before Run.
+func (w *Worker) NotifyTo(n Notifier) { w.notifier = n }
 
 // New builds a worker that stores into store. It consumes once Run is given a Consumer whose
 // PartitionListener is this worker.
@@ -238,6 +252,9 @@ func (w *Worker) process(ctx context.Context, c Consumer, dlq DeadLetterProducer
 		}
 		w.m.dlq.Add(float64(len(dead)))
 	}
+	if err := w.notify(ctx, evs); err != nil {
+		return err
+	}
 	if err := w.commit(ctx, c, len(recs)); err != nil {
 		return err
 	}
@@ -247,6 +264,29 @@ func (w *Worker) process(ctx context.Context, c Consumer, dlq DeadLetterProducer
 	w.m.batchSeconds.Observe(w.now().Sub(start).Seconds())
 	if !newest.IsZero() {
 		w.m.freshness.Set(w.now().Sub(newest).Seconds())
+	}
+	return nil
+}
+
+// notify names the batch's accounts to the notifier. A broker outage is waited out, as for
+// the commit that follows.
+func (w *Worker) notify(ctx context.Context, evs []RawEvent) error {
+	if w.notifier == nil || len(evs) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(evs))
+	last := ""
+	for i := range evs {
+		// Batches come partition by partition, and a partition's events are often of
+		// few accounts: skipping repeats here keeps the list short; the notifier
+		// de-duplicates the rest.
+		if id := evs[i].AccountID; id != last {
+			ids = append(ids, id)
+			last = id
+		}
+	}
+	if err := w.retry(ctx, "notifying changed accounts", func() error { return w.notifier.AccountsChanged(ctx, ids) }); err != nil {
+		return fmt.Errorf("notifying %d changed accounts: %w", len(ids), err)
 	}
 	return nil
 }

@@ -9,11 +9,11 @@ import (
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
 	"github.com/engage-oss/engage/internal/adapters/clickhouse/scorestore"
 	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/adapters/kafka/changed"
 	"github.com/engage-oss/engage/internal/adapters/kafka/changetopic"
 	"github.com/engage-oss/engage/internal/health"
 	"github.com/engage-oss/engage/internal/scorer"
@@ -43,6 +43,25 @@ func openModel(cfg Config, log *zap.Logger, reg prometheus.Registerer) (scorer.M
 	}}, nil
 }
 
+// partitions reads the partition count of the health-change topic and checks that the
+// notification topic has the same: partition p of both must hold the same accounts.
+func partitions(ctx context.Context, cfg Config) (int32, error) {
+	opts := kafka.ClientOpts(cfg.Kafka.Brokers, "engage-scorer", nil)
+	hc, err := kafka.Partitions(ctx, opts, topics.HealthChanges)
+	if err != nil {
+		return 0, err
+	}
+	ac, err := kafka.Partitions(ctx, opts, topics.AccountsChanged)
+	if err != nil {
+		return 0, err
+	}
+	if hc != ac {
+		return 0, fmt.Errorf("%s has %d partitions and %s %d: they must have the same count, since partition p of both holds the same accounts",
+			topics.HealthChanges, hc, topics.AccountsChanged, ac)
+	}
+	return hc, nil
+}
+
 // newApp builds the scorer from a configuration that passed Validate.
 func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, error) {
 	admin := service.NewAdmin()
@@ -57,21 +76,25 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, err
 	if err != nil {
 		return nil, err
 	}
-	cl, err := kgo.NewClient(append(kafka.ClientOpts(cfg.Kafka.Brokers, "engage-scorer", log), kafka.ProducerOpts()...)...)
+	closeAll := func() { conn.Close() }
+	parts, err := partitions(ctx, cfg)
 	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("creating Kafka producer: %w", err)
+		closeAll()
+		return nil, err
 	}
-	closeAll := func() { cl.Close(); conn.Close() }
+	cfg.Scorer.Partitions = parts
 
 	store := scorestore.New(conn)
-	emitter := changetopic.NewEmitter(cl, topics.HealthChanges)
+	group := changed.NewGroup(changed.Config{
+		Brokers: cfg.Kafka.Brokers, Group: cfg.Group, SessionTimeout: cfg.SessionTimeout, HeartbeatInterval: cfg.HeartbeatInterval,
+	}, topics.AccountsChanged, log, admin.Registry)
 	sc, err := scorer.New(cfg.Scorer, scorer.Deps{
-		Model:     model,
-		Source:    store,
-		History:   store,
-		Emitter:   emitter,
-		ChangeLog: changetopic.NewReplayer(kafka.ClientOpts(cfg.Kafka.Brokers, "engage-scorer-replay", log), topics.HealthChanges),
+		Model:   model,
+		Source:  store,
+		History: store,
+		Topic:   changetopic.NewTopic(kafka.ClientOpts(cfg.Kafka.Brokers, "engage-scorer", log), topics.HealthChanges, cfg.Group, parts, log),
+		Group:   group,
+		Latest:  store,
 	}, log, admin.Registry)
 	if err != nil {
 		closeAll()
@@ -82,7 +105,10 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, err
 		closeAll()
 		return nil, err
 	}
-	admin.AddCheck("kafka", emitter.Check)
+	admin.AddCheck("kafka", func(ctx context.Context) error {
+		_, err := kafka.Partitions(ctx, kafka.ClientOpts(cfg.Kafka.Brokers, "engage-scorer-check", nil), topics.HealthChanges)
+		return err
+	})
 	admin.AddCheck("clickhouse", store.Ping)
 	admin.AddCheck("state", sc.Ready)
 
@@ -94,14 +120,16 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, err
 		closeAll()
 		return nil, err
 	}
-	// Started in this order and stopped in reverse: the scorer stops first, while /readyz
-	// still answers.
+	// Started in this order and stopped in reverse: the group member leaves first (the other
+	// instances take its partitions over at once, and Revoke waits for a rescoring in
+	// progress), then the scorer stops, while /readyz still answers.
 	comps := []service.Component{srv}
 	if modelComp != nil {
 		comps = append(comps, *modelComp)
 	}
-	comps = append(comps, service.Component{Name: "scorer", Run: sc.Run})
+	comps = append(comps, service.Component{Name: "scorer", Run: sc.Run},
+		service.Component{Name: "group", Run: func(ctx context.Context) error { return group.Run(ctx, sc) }})
 	log.Info("scorer configured", zap.Int("read_keys", len(cfg.ReadKeys)), zap.Bool("dev", cfg.Dev),
-		zap.Duration("interval", cfg.Scorer.Interval))
+		zap.Duration("interval", cfg.Scorer.Interval), zap.String("group", cfg.Group), zap.Int32("partitions", parts))
 	return &service.App{Components: comps, Close: closeAll}, nil
 }

@@ -8,8 +8,10 @@ import (
 
 	"github.com/engage-oss/engage/internal/adapters/clickhouse/eventstore"
 	"github.com/engage-oss/engage/internal/adapters/kafka"
+	"github.com/engage-oss/engage/internal/adapters/kafka/changed"
 	"github.com/engage-oss/engage/internal/adapters/kafka/consumer"
 	"github.com/engage-oss/engage/internal/service"
+	"github.com/engage-oss/engage/internal/topics"
 	"github.com/engage-oss/engage/internal/worker"
 )
 
@@ -34,7 +36,14 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, err
 		conn.Close()
 		return nil, err
 	}
-	closeAll := func() { cons.Close(); conn.Close() }
+	notifier, err := changed.NewNotifier(ctx, kafka.ClientOpts(cfg.Kafka.Brokers, "engage-worker", log), topics.AccountsChanged)
+	if err != nil {
+		cons.Close()
+		conn.Close()
+		return nil, err
+	}
+	w.NotifyTo(notifier)
+	closeAll := func() { cons.Close(); notifier.Close(); conn.Close() }
 	admin.AddCheck("kafka", cons.Ping)
 	admin.AddCheck("clickhouse", store.Ping)
 	srv, _, err := service.HTTPServer("admin", cfg.AdminAddr, admin.Mux(), log)

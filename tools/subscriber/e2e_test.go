@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/engage-oss/engage/internal/adapters/clickhouse/scorestore"
@@ -76,25 +75,46 @@ func (r *rows) activeDays(account string, users int, days []int) {
 // errKilled stands for the scorer process dying.
 var errKilled = errors.New("scorer killed")
 
-// faultEmitter is the real Kafka emitter with a fault injected: the process "dies" before
-// producing (beforeProduce) or just after the broker acknowledged (afterProduce).
-type faultEmitter struct {
-	inner                       *changetopic.Emitter
+// faultTopic is the real health-change topic with a fault injected: the process "dies"
+// before producing (beforeProduce) or just after the transaction committed (afterProduce).
+type faultTopic struct {
+	inner                       *changetopic.Topic
 	beforeProduce, afterProduce bool
 }
 
-func (f *faultEmitter) Emit(ctx context.Context, changes []scorer.Change) error {
-	if f.beforeProduce {
+func (f *faultTopic) Open(ctx context.Context, p int32) (scorer.PartitionLog, error) {
+	l, err := f.inner.Open(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &faultLog{PartitionLog: l, f: f}, nil
+}
+
+type faultLog struct {
+	scorer.PartitionLog
+	f *faultTopic
+}
+
+func (l *faultLog) Emit(ctx context.Context, changes []scorer.Change) error {
+	if l.f.beforeProduce {
 		return errKilled
 	}
-	if err := f.inner.Emit(ctx, changes); err != nil {
+	if err := l.PartitionLog.Emit(ctx, changes); err != nil {
 		return err
 	}
-	if f.afterProduce {
+	if l.f.afterProduce {
 		return errKilled
 	}
 	return nil
 }
+
+// wholeGroup owns every partition and notifies nothing: every instance of the test is new,
+// and a new instance reads every account of its partitions.
+type wholeGroup struct{}
+
+func (wholeGroup) Take(int32) ([]string, int64)                  { return nil, -1 }
+func (wholeGroup) Commit(context.Context, map[int32]int64) error { return nil }
+func (wholeGroup) Owns(context.Context, int32) error             { return nil }
 
 // received collects what the kafka-go subscriber hands over.
 type received struct {
@@ -156,25 +176,22 @@ func healthChangeContract(t *testing.T, mode string) {
 	conn, _ := testenv.Database(t, mode)
 	log := zaptest.NewLogger(t)
 
-	producer, err := kgo.NewClient(append(kafka.ClientOpts(brokers, "engage-scorer", nil), kafka.ProducerOpts()...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer producer.Close()
 	store := scorestore.New(conn)
-	emitter := changetopic.NewEmitter(producer, topics.HealthChanges)
+	topic := changetopic.NewTopic(kafka.ClientOpts(brokers, "engage-scorer", nil), topics.HealthChanges, "engage-scorer", kafka.DefaultPartitions, log)
+	emitter := &faultTopic{inner: topic}
 	// start launches a scorer process; each call is a fresh instance with empty memory.
-	start := func(em scorer.Emitter) *scorer.Scorer {
-		s, err := scorer.New(scorer.Config{}, scorer.Deps{
-			Model:     scorer.StaticModel{M: health.DefaultModel()},
-			Source:    store,
-			History:   store,
-			Emitter:   em,
-			ChangeLog: changetopic.NewReplayer(kafka.ClientOpts(brokers, "engage-scorer-replay", nil), topics.HealthChanges),
+	start := func(tp *faultTopic) *scorer.Scorer {
+		s, err := scorer.New(scorer.Config{Partitions: kafka.DefaultPartitions}, scorer.Deps{
+			Model:   scorer.StaticModel{M: health.DefaultModel()},
+			Source:  store,
+			History: store,
+			Topic:   tp,
+			Group:   wholeGroup{},
 		}, log, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
+		s.Assign([]int32{0, 1, 2, 3, 4, 5, 6, 7})
 		return s
 	}
 	rescore := func(s *scorer.Scorer) scorer.Stats {
@@ -232,7 +249,7 @@ func healthChangeContract(t *testing.T, mode string) {
 	for u := range 3 {
 		r.event("acme", fmt.Sprintf("u%d", u), "$nps", 0, `{"score":10}`)
 	}
-	if _, err := start(&faultEmitter{inner: emitter, beforeProduce: true}).Rescore(ctx); !errors.Is(err, errKilled) {
+	if _, err := start(&faultTopic{inner: topic, beforeProduce: true}).Rescore(ctx); !errors.Is(err, errKilled) {
 		t.Fatalf("killed scorer: %v, want errKilled", err)
 	}
 	s = start(emitter) // the restarted process
@@ -245,7 +262,7 @@ func healthChangeContract(t *testing.T, mode string) {
 	for f := range 10 {
 		r.event("acme", "u1", fmt.Sprintf("feature.%d", f), 0, "")
 	}
-	if _, err := start(&faultEmitter{inner: emitter, afterProduce: true}).Rescore(ctx); !errors.Is(err, errKilled) {
+	if _, err := start(&faultTopic{inner: topic, afterProduce: true}).Rescore(ctx); !errors.Is(err, errKilled) {
 		t.Fatalf("killed scorer: %v, want errKilled", err)
 	}
 	s = start(emitter)
@@ -268,8 +285,7 @@ func healthChangeContract(t *testing.T, mode string) {
 
 	// Nothing more is on the topic than what the subscriber got: exactly one record per change.
 	var onTopic int
-	rp := changetopic.NewReplayer(kafka.ClientOpts(brokers, "test-count", nil), topics.HealthChanges)
-	if err := rp.Replay(ctx, func(scorer.Record) error { onTopic++; return nil }); err != nil {
+	if err := changetopic.Replay(ctx, kafka.ClientOpts(brokers, "test-count", nil), topics.HealthChanges, func(scorer.Record) error { onTopic++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if onTopic != 4 {

@@ -109,9 +109,12 @@ type Config struct {
 // de-duplicate by Event.ID (the same change always has the same id).
 func Run(ctx context.Context, cfg Config, h Handler, logf func(format string, args ...any)) error {
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        cfg.Brokers,
-		GroupID:        cfg.Group,
-		Topic:          cfg.Topic,
+		Brokers: cfg.Brokers,
+		GroupID: cfg.Group,
+		Topic:   cfg.Topic,
+		// The scorer publishes in transactions: read_committed never sees the records of a
+		// transaction that a fenced or crashed scorer could not commit.
+		IsolationLevel: kafka.ReadCommitted,
 		StartOffset:    kafka.FirstOffset,
 		MaxWait:        250 * time.Millisecond,
 		CommitInterval: 0, // synchronous commits: committed means handled

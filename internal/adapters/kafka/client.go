@@ -120,3 +120,26 @@ func EnsureTopicsAt(ctx context.Context, brokers []string, tc TopicConfig) error
 	defer cancel()
 	return EnsureTopics(ctx, cl, int32(tc.Partitions), int16(tc.Replication), topics.All...)
 }
+
+// Partitions returns the partition count of a topic, with a short-lived client of opts.
+func Partitions(ctx context.Context, opts []kgo.Opt, topic string) (int32, error) {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return 0, fmt.Errorf("creating client to describe %s: %w", topic, err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	details, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("describing %s: %w", topic, err)
+	}
+	d, ok := details[topic]
+	if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+		return 0, fmt.Errorf("describing %s: the topic does not exist", topic)
+	}
+	if d.Err != nil {
+		return 0, fmt.Errorf("describing %s: %w", topic, d.Err)
+	}
+	return int32(len(d.Partitions)), nil
+}

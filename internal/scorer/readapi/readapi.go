@@ -9,11 +9,13 @@
 //   - Every request needs "Authorization: Bearer <read key>". Read keys are not write keys:
 //     a write key lives in every browser that runs the product, a read key exposes the
 //     customer base. Only SHA-256 digests of the keys are kept.
-//   - Current health and lists come from the scorer's in-memory Snapshot (no database
-//     round trip); history comes from ClickHouse.
+//   - Every instance answers for every account. Current health comes from the scorer's
+//     memory for the accounts of the partitions it owns, and from the account's last
+//     account_health row for the others; lists from memory on an instance that owns every
+//     partition, otherwise from account_health. History comes from ClickHouse.
 //   - Errors are JSON {"error": "…"} with the status: 400 bad parameter, 401 missing or
 //     unknown key, 404 unknown path or account, 405 other methods than GET, 503 before the
-//     scorer has restored its state.
+//     scorer has restored its state or while ClickHouse does not answer.
 //   - An account id containing '/' must be sent percent-encoded (%2F) in a path.
 package readapi
 
@@ -49,10 +51,12 @@ const (
 	MaxLimit            = 1000
 )
 
-// Scores is the scorer's in-memory state.
+// Scores is the scorer: current health from memory for the accounts of its partitions, and
+// from account_health for the others (scorer.Scorer.Health and List).
 type Scores interface {
-	Snapshot() *scorer.Snapshot
 	Ready(ctx context.Context) error
+	Health(ctx context.Context, accountID string) (*scorer.AccountHealth, error)
+	List(ctx context.Context, f scorer.Filter, after string, limit int) ([]*scorer.AccountHealth, bool, error)
 }
 
 // HistoryReader reads an account's account_health rows, newest first.
@@ -170,16 +174,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if aerr == nil {
 		switch rt.endpoint {
 		case "list":
-			body, aerr = h.list(r)
+			body, aerr, err = h.list(r)
 		case "health":
-			body, aerr = h.health(rt.account)
+			body, aerr, err = h.health(r, rt.account)
 		case "history":
 			body, aerr, err = h.historyOf(r, rt.account)
 		}
 	}
 	if err != nil {
-		h.log.Warn("reading health history failed", zap.String("account_id", rt.account), zap.Error(err))
-		aerr = errorf(http.StatusServiceUnavailable, "health history is unavailable; retry later")
+		h.log.Warn("reading health failed", zap.String("endpoint", rt.endpoint), zap.String("account_id", rt.account), zap.Error(err))
+		aerr = errorf(http.StatusServiceUnavailable, "health data is unavailable; retry later")
 		w.Header().Set("Retry-After", "5")
 	}
 	status := http.StatusOK
@@ -275,12 +279,15 @@ func toJSON(a *scorer.AccountHealth) accountJSON {
 	return out
 }
 
-func (h *Handler) health(accountID string) (any, *apiError) {
-	a := h.scores.Snapshot().Get(accountID)
-	if a == nil {
-		return nil, errorf(http.StatusNotFound, "no health score for account %q", truncate(accountID, 256))
+func (h *Handler) health(r *http.Request, accountID string) (any, *apiError, error) {
+	a, err := h.scores.Health(r.Context(), accountID)
+	if err != nil {
+		return nil, nil, err
 	}
-	return toJSON(a), nil
+	if a == nil {
+		return nil, errorf(http.StatusNotFound, "no health score for account %q", truncate(accountID, 256)), nil
+	}
+	return toJSON(a), nil, nil
 }
 
 // limitParam reads ?limit=, def when absent.
@@ -315,29 +322,32 @@ func decodeCursor(s string) (string, error) {
 	return string(b), nil
 }
 
-func (h *Handler) list(r *http.Request) (any, *apiError) {
+func (h *Handler) list(r *http.Request) (any, *apiError, error) {
 	q := r.URL.Query()
 	var f scorer.Filter
 	if s := q.Get("band"); s != "" {
 		b, err := health.ParseBand(s)
 		if err != nil {
-			return nil, errorf(http.StatusBadRequest, "band: %v", err)
+			return nil, errorf(http.StatusBadRequest, "band: %v", err), nil
 		}
 		f.Band = b
 	}
 	f.Plan = q.Get("plan")
 	limit, aerr := limitParam(q, DefaultListLimit)
 	if aerr != nil {
-		return nil, aerr
+		return nil, aerr, nil
 	}
 	var after string
 	if c := q.Get("cursor"); c != "" {
 		var err error
 		if after, err = decodeCursor(c); err != nil {
-			return nil, errorf(http.StatusBadRequest, "cursor %q: %v; pass next_cursor from the previous page", truncate(c, 64), err)
+			return nil, errorf(http.StatusBadRequest, "cursor %q: %v; pass next_cursor from the previous page", truncate(c, 64), err), nil
 		}
 	}
-	page, more := h.scores.Snapshot().List(f, after, limit)
+	page, more, err := h.scores.List(r.Context(), f, after, limit)
+	if err != nil {
+		return nil, nil, err
+	}
 	out := listJSON{Accounts: make([]accountJSON, 0, len(page))}
 	for _, a := range page {
 		out.Accounts = append(out.Accounts, toJSON(a))
@@ -346,7 +356,7 @@ func (h *Handler) list(r *http.Request) (any, *apiError) {
 		c := encodeCursor(page[len(page)-1].AccountID)
 		out.NextCursor = &c
 	}
-	return out, nil
+	return out, nil, nil
 }
 
 type historyJSON struct {
@@ -375,7 +385,11 @@ func (h *Handler) historyOf(r *http.Request, accountID string) (any, *apiError, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(rows) == 0 && h.scores.Snapshot().Get(accountID) == nil {
+	if len(rows) == 0 {
+		// A scored account whose first row is not written yet has an empty history.
+		if a, err := h.scores.Health(r.Context(), accountID); err != nil || a != nil {
+			return historyJSON{AccountID: accountID, History: []historyRowJSON{}}, nil, err
+		}
 		return nil, errorf(http.StatusNotFound, "no health score for account %q", truncate(accountID, 256)), nil
 	}
 	out := historyJSON{AccountID: accountID, History: make([]historyRowJSON, 0, len(rows))}

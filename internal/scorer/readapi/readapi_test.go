@@ -27,8 +27,14 @@ type fakeScores struct {
 	ready error
 }
 
-func (f *fakeScores) Snapshot() *scorer.Snapshot  { return f.snap }
 func (f *fakeScores) Ready(context.Context) error { return f.ready }
+func (f *fakeScores) Health(_ context.Context, id string) (*scorer.AccountHealth, error) {
+	return f.snap.Get(id), nil
+}
+func (f *fakeScores) List(_ context.Context, fl scorer.Filter, after string, limit int) ([]*scorer.AccountHealth, bool, error) {
+	page, more := f.snap.List(fl, after, limit)
+	return page, more, nil
+}
 
 type fakeHistory struct {
 	rows map[string][]scorer.Row

@@ -130,7 +130,7 @@ func queryWindows(t *testing.T, mode string) {
 				tt.fx.SessionDays[j].AccountID = account
 			}
 			insertFixture(t, conn, tt.fx)
-			all, err := store.ReadInputs(context.Background(), tt.windows)
+			all, err := store.ReadInputs(context.Background(), tt.windows, everyAccount)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,9 +166,30 @@ func TestReadInputsRejectsEmptyWindows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := scorestore.New(conn).ReadInputs(context.Background(), tt.w); err == nil {
+			if _, err := scorestore.New(conn).ReadInputs(context.Background(), tt.w, everyAccount); err == nil {
 				t.Errorf("ReadInputs(%+v) succeeded", tt.w)
 			}
 		})
+	}
+}
+
+// TestScopeCondition pins the SQL of each kind of scope, quoting included.
+func TestScopeCondition(t *testing.T) {
+	tests := []struct {
+		name string
+		sc   scorer.Scope
+		want string
+	}{
+		{"every account", scorer.Scope{NumPartitions: 2, Partitions: []int32{0, 1}}, "1"},
+		{"some partitions", scorer.Scope{NumPartitions: 8, Partitions: []int32{1, 5}}, "cityHash64(account_id) % 8 IN (1, 5)"},
+		{"no partition", scorer.Scope{NumPartitions: 8}, "0"},
+		{"accounts, quoted", scorer.Scope{NumPartitions: 8, Partitions: []int32{1}, Accounts: []string{"a'b", `c\d`, "e\x00"}},
+			`account_id IN ('a\'b', 'c\\d', 'e\0')`},
+		{"an empty list", scorer.Scope{NumPartitions: 8, Partitions: []int32{1}, Accounts: []string{}}, "0"},
+	}
+	for _, tt := range tests {
+		if got, _ := scorestore.ScopeCondition(tt.sc); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
+		}
 	}
 }

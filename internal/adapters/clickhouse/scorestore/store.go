@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/engage-oss/engage/internal/health"
@@ -55,11 +56,12 @@ type inputsQuery struct {
 
 // ReadInputs runs the input queries concurrently and merges their rows by account.
 // The accounts query lists every account; the others only those with data in their window.
-func (s *Store) ReadInputs(ctx context.Context, w scorer.Windows) ([]scorer.AccountInputs, error) {
+func (s *Store) ReadInputs(ctx context.Context, w scorer.Windows, sc scorer.Scope) ([]scorer.AccountInputs, error) {
 	if w.NPSDays < 1 || w.TicketsDays < 1 || w.ContractionDays < 1 {
 		return nil, fmt.Errorf("reading inputs: windows %+v must be at least one day", w)
 	}
-	queries := inputQueries(w)
+	ctx = withQuerySize(ctx, sc)
+	queries := inputQueries(w, sc)
 	type result struct {
 		ids    []string
 		apply  []func(*health.Inputs)
@@ -146,13 +148,26 @@ func toInt(f float64) int {
 
 func countInt(n uint64) int { return int(min(n, math.MaxInt32)) }
 
-func inputQueries(w scorer.Windows) []inputsQuery {
+// withQuerySize raises max_query_size (256 KiB by default) for a query that lists accounts:
+// 1 % of a million accounts is already about 150 KB of ids.
+func withQuerySize(ctx context.Context, sc scorer.Scope) context.Context {
+	n := 0
+	for _, id := range sc.Accounts {
+		n += len(id) + 4
+	}
+	if n < 128<<10 {
+		return ctx
+	}
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_query_size": n + 256<<10}))
+}
+
+func inputQueries(w scorer.Windows, sc scorer.Scope) []inputsQuery {
 	var qs []inputsQuery
 	add := func(name string, build func() (string, []any), scan func(driver.Rows) (string, func(*health.Inputs), error)) {
 		sql, args := build()
 		qs = append(qs, inputsQuery{name: name, sql: sql, args: args, scan: scan})
 	}
-	add("accounts", AccountsQuery, func(rows driver.Rows) (string, func(*health.Inputs), error) {
+	add("accounts", func() (string, []any) { return AccountsQuery(sc) }, func(rows driver.Rows) (string, func(*health.Inputs), error) {
 		var (
 			id string
 			n  uint64
@@ -160,7 +175,7 @@ func inputQueries(w scorer.Windows) []inputsQuery {
 		err := rows.Scan(&id, &n)
 		return id, func(in *health.Inputs) { in.FeaturesUsed30d = countInt(n) }, err
 	})
-	add("usage", UsageQuery, func(rows driver.Rows) (string, func(*health.Inputs), error) {
+	add("usage", func() (string, []any) { return UsageQuery(sc) }, func(rows driver.Rows) (string, func(*health.Inputs), error) {
 		var (
 			id             string
 			dau, wau, mau  uint64
@@ -172,8 +187,8 @@ func inputQueries(w scorer.Windows) []inputsQuery {
 			in.ActiveDays14 = bits.OnesCount32(activeDaysMask & (1<<14 - 1))
 		}, err
 	})
-	add("traits", func() (string, []any) { return TraitsQuery(w.ContractionDays) }, scanTraits)
-	add("nps", func() (string, []any) { return NPSQuery(w.NPSDays) }, func(rows driver.Rows) (string, func(*health.Inputs), error) {
+	add("traits", func() (string, []any) { return TraitsQuery(w.ContractionDays, sc) }, scanTraits)
+	add("nps", func() (string, []any) { return NPSQuery(w.NPSDays, sc) }, func(rows driver.Rows) (string, func(*health.Inputs), error) {
 		var (
 			id       string
 			p, n, dt uint64
@@ -183,7 +198,7 @@ func inputQueries(w scorer.Windows) []inputsQuery {
 			in.NPS = health.NPSAnswers{Promoters: countInt(p), Passives: countInt(n), Detractors: countInt(dt)}
 		}, err
 	})
-	add("tickets", func() (string, []any) { return TicketsQuery(w.TicketsDays) }, func(rows driver.Rows) (string, func(*health.Inputs), error) {
+	add("tickets", func() (string, []any) { return TicketsQuery(w.TicketsDays, sc) }, func(rows driver.Rows) (string, func(*health.Inputs), error) {
 		var (
 			id string
 			n  uint64
@@ -242,9 +257,9 @@ func scanTraits(rows driver.Rows) (string, func(*health.Inputs), error) {
 }
 
 // LastRows returns each account's last account_health row, for the scorer's restore.
-func (s *Store) LastRows(ctx context.Context) ([]scorer.Row, error) {
-	q, args := LastRowsQuery()
-	rows, err := s.conn.Query(ctx, q, args...)
+func (s *Store) LastRows(ctx context.Context, sc scorer.Scope) ([]scorer.Row, error) {
+	q, args := LastRowsQuery(sc)
+	rows, err := s.conn.Query(withQuerySize(ctx, sc), q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("querying the last account_health rows: %w", err)
 	}
@@ -332,6 +347,15 @@ func (h *historyRow) to(r *scorer.Row) error {
 	return nil
 }
 
+// Version is the ver of an account_health_raw row (the ReplacingMergeTree version that picks
+// one of several copies of an (account_id, rev)): the fencing epoch of the writer above the
+// write time in milliseconds, so that the copy written by a partition's later owner wins
+// over a late write of a paused predecessor, and of one owner's copies the last written.
+// Milliseconds fit in 44 bits until the year 2527; epochs are at most 15 bits.
+func Version(fence int16, unixMilli uint64) uint64 {
+	return uint64(max(fence, 0))<<44 | unixMilli&(1<<44-1)
+}
+
 // WriteRows inserts rows into account_health_raw.
 func (s *Store) WriteRows(ctx context.Context, rows []scorer.Row) error {
 	if len(rows) == 0 {
@@ -349,9 +373,10 @@ func (s *Store) WriteRows(ctx context.Context, rows []scorer.Row) error {
 	for c := range comps {
 		comps[c] = make([]*float64, n)
 	}
-	ver := uint64(s.now().UnixMilli())
+	ms := uint64(s.now().UnixMilli())
 	for i := range rows {
 		r := &rows[i]
+		ver := Version(r.Fence, ms)
 		b, err := json.Marshal(r.Inputs)
 		if err != nil {
 			return fmt.Errorf("encoding inputs of %q: %w", r.AccountID, err)
@@ -387,4 +412,93 @@ func (s *Store) WriteRows(ctx context.Context, rows []scorer.Row) error {
 		return fmt.Errorf("inserting %d rows into account_health_raw: %w", n, err)
 	}
 	return nil
+}
+
+// LatestRow returns an account's last account_health row and when it entered the row's
+// band, for the read API of an instance that does not own the account.
+func (s *Store) LatestRow(ctx context.Context, accountID string) (scorer.LatestRow, bool, error) {
+	rows, err := s.History(ctx, accountID, 1)
+	if err != nil || len(rows) == 0 {
+		return scorer.LatestRow{}, false, err
+	}
+	lr := scorer.LatestRow{Row: rows[0]}
+	since, err := s.bandSince(ctx, []scorer.Row{rows[0]})
+	if err != nil {
+		return scorer.LatestRow{}, false, err
+	}
+	lr.BandSince = since[accountID]
+	return lr, true, nil
+}
+
+// LatestRows pages through every account's last row, filtered by band and plan.
+func (s *Store) LatestRows(ctx context.Context, f scorer.Filter, after string, limit int) ([]scorer.LatestRow, bool, error) {
+	q, args := LatestRowsQuery(f, after, limit+1)
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("querying the latest account_health rows: %w", err)
+	}
+	defer rows.Close()
+	var page []scorer.Row
+	for rows.Next() {
+		var r scorer.Row
+		hr := historyRow{}
+		if err := rows.Scan(append([]any{&r.AccountID}, hr.dest()...)...); err != nil {
+			return nil, false, fmt.Errorf("reading the latest account_health rows: %w", err)
+		}
+		if err := hr.to(&r); err != nil {
+			return nil, false, fmt.Errorf("reading the latest account_health row of %q: %w", r.AccountID, err)
+		}
+		page = append(page, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("reading the latest account_health rows: %w", err)
+	}
+	more := len(page) > limit
+	if more {
+		page = page[:limit]
+	}
+	since, err := s.bandSince(ctx, page)
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]scorer.LatestRow, len(page))
+	for i, r := range page {
+		out[i] = scorer.LatestRow{Row: r, BandSince: since[r.AccountID]}
+	}
+	return out, more, nil
+}
+
+// bandSince finds, for each row, the scored_at of its account's first row with the same
+// change_seq: when the account entered the band.
+func (s *Store) bandSince(ctx context.Context, rows []scorer.Row) (map[string]time.Time, error) {
+	out := make(map[string]time.Time, len(rows))
+	if len(rows) == 0 {
+		return out, nil
+	}
+	want := make(map[string]uint64, len(rows))
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i], want[r.AccountID] = r.AccountID, r.ChangeSeq
+	}
+	cond, args := ScopeCondition(scorer.Scope{Accounts: ids})
+	q := `SELECT account_id, change_seq, min(scored_at) FROM account_health_raw WHERE ` + cond + ` GROUP BY account_id, change_seq`
+	res, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("querying when %d accounts entered their bands: %w", len(ids), err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var (
+			id  string
+			seq uint64
+			at  time.Time
+		)
+		if err := res.Scan(&id, &seq, &at); err != nil {
+			return nil, fmt.Errorf("reading when accounts entered their bands: %w", err)
+		}
+		if want[id] == seq {
+			out[id] = at.UTC()
+		}
+	}
+	return out, res.Err()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -126,13 +127,60 @@ func readInputs(t *testing.T, mode string) {
 	conn, _ := testenv.Database(t, mode)
 	loadFixture(t, conn, filepath.Join("testdata", "inputs_fixture.json"))
 	checkInputs(t, conn, *update)
+	checkScopes(t, conn)
+}
+
+// checkScopes: a scope of some partitions, or of some accounts, reads exactly the subset of
+// the whole that topics.AccountPartition puts there: ClickHouse's cityHash64 and the Go one
+// agree, on a single node and through Distributed tables.
+func checkScopes(t *testing.T, conn driver.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	w := scorer.Windows{NPSDays: 90, TicketsDays: 30, ContractionDays: 30}
+	st := scorestore.New(conn)
+	all, err := st.ReadInputs(ctx, w, everyAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]scorer.AccountInputs{}
+	for _, a := range all {
+		byID[a.AccountID] = a
+	}
+	ids := slices.Sorted(maps.Keys(byID))
+	tests := []struct {
+		name string
+		sc   scorer.Scope
+	}{
+		{"partitions 1 and 2 of 3", scorer.Scope{NumPartitions: 3, Partitions: []int32{1, 2}}},
+		{"partition 0 of 3", scorer.Scope{NumPartitions: 3, Partitions: []int32{0}}},
+		{"two accounts", scorer.Scope{NumPartitions: 3, Partitions: []int32{0, 1, 2}, Accounts: []string{ids[0], ids[len(ids)-1]}}},
+		{"no account", scorer.Scope{NumPartitions: 3, Partitions: []int32{0, 1, 2}, Accounts: []string{}}},
+	}
+	for _, tt := range tests {
+		got, err := st.ReadInputs(ctx, w, tt.sc)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		want := []scorer.AccountInputs{}
+		for _, id := range ids {
+			if tt.sc.Has(id) && (tt.sc.Accounts == nil || slices.Contains(tt.sc.Accounts, id)) {
+				want = append(want, byID[id])
+			}
+		}
+		slices.SortFunc(got, func(a, b scorer.AccountInputs) int { return strings.Compare(a.AccountID, b.AccountID) })
+		gb, _ := json.Marshal(append([]scorer.AccountInputs{}, got...))
+		wb, _ := json.Marshal(want)
+		if string(gb) != string(wb) {
+			t.Errorf("%s: got %d accounts %s, want %d: %s", tt.name, len(got), gb, len(want), wb)
+		}
+	}
 }
 
 // checkInputs compares ReadInputs on conn with testdata/inputs_want.json, after rewriting it
 // when write is set.
 func checkInputs(t *testing.T, conn driver.Conn, write bool) {
 	t.Helper()
-	got, err := scorestore.New(conn).ReadInputs(context.Background(), scorer.Windows{NPSDays: 90, TicketsDays: 30, ContractionDays: 30})
+	got, err := scorestore.New(conn).ReadInputs(context.Background(), scorer.Windows{NPSDays: 90, TicketsDays: 30, ContractionDays: 30}, everyAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +278,7 @@ func TestReadInputsAfterUpgrade(t *testing.T) {
 // TestReadInputsEmpty: no events, no accounts, no error.
 func TestReadInputsEmpty(t *testing.T) {
 	conn, _ := testenv.ClickHouse(t).NewDatabase(t)
-	got, err := scorestore.New(conn).ReadInputs(context.Background(), scorer.Windows{NPSDays: 90, TicketsDays: 30, ContractionDays: 30})
+	got, err := scorestore.New(conn).ReadInputs(context.Background(), scorer.Windows{NPSDays: 90, TicketsDays: 30, ContractionDays: 30}, everyAccount)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("ReadInputs on an empty database = %v, %v; want nothing", got, err)
 	}
@@ -275,7 +323,7 @@ func history(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 
-	last, err := st.LastRows(ctx)
+	last, err := st.LastRows(ctx, everyAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,6 +356,50 @@ func history(t *testing.T, mode string) {
 		t.Fatalf("History of an unknown account = %+v, %v; want nothing", hist, err)
 	}
 
+	// A late copy of acme's rev 2 by a predecessor whose ownership was fenced (a lower
+	// epoch) loses to the successor's, although it is written later.
+	late := historyRow("acme", 2, 1, t0.Add(3*time.Minute), health.BandYellow, 58)
+	retry.Fence, late.Fence = 3, 2
+	if err := st.WriteRows(ctx, []scorer.Row{retry}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.WriteRows(ctx, []scorer.Row{late}); err != nil {
+		t.Fatal(err)
+	}
+	last, err = st.LastRows(ctx, everyAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range last {
+		if r.AccountID == "acme" && r.Result.Score != 74 {
+			t.Errorf("acme's last row after a fenced late write: score %v, want the successor's 74", r.Result.Score)
+		}
+	}
+
+	// What other instances' read APIs show: the latest row and when its band was entered.
+	lr, ok, err := st.LatestRow(ctx, "acme")
+	if err != nil || !ok || lr.Row.Result.Score != 74 || lr.Row.Band != health.BandGreen || !lr.BandSince.Equal(retry.ScoredAt) {
+		t.Errorf("LatestRow(acme) = %+v, %v, %v; want 74 green since %s", lr, ok, err, retry.ScoredAt)
+	}
+	if _, ok, err := st.LatestRow(ctx, "nobody"); err != nil || ok {
+		t.Errorf("LatestRow(nobody) = %v, %v", ok, err)
+	}
+	page, more, err := st.LatestRows(ctx, scorer.Filter{}, "", 1)
+	if err != nil || len(page) != 1 || page[0].Row.AccountID != "acme" || !more {
+		t.Fatalf("LatestRows page 1 = %+v, %v, %v", page, more, err)
+	}
+	page, more, err = st.LatestRows(ctx, scorer.Filter{}, "acme", 1)
+	if err != nil || len(page) != 1 || page[0].Row.AccountID != "beta" || more || !page[0].BandSince.Equal(t0) {
+		t.Fatalf("LatestRows page 2 = %+v, %v, %v", page, more, err)
+	}
+	for _, f := range []scorer.Filter{{Band: health.BandRed}, {Band: health.BandGreen}, {Plan: "nope"}} {
+		page, _, err := st.LatestRows(ctx, f, "", 10)
+		want := map[health.Band]string{health.BandRed: "beta", health.BandGreen: "acme"}[f.Band]
+		if err != nil || (want == "" && len(page) != 0) || (want != "" && (len(page) != 1 || page[0].Row.AccountID != want)) {
+			t.Errorf("LatestRows(%+v) = %+v, %v; want %q", f, page, err, want)
+		}
+	}
+
 	// The views.
 	var n uint64
 	if err := conn.QueryRow(ctx, "SELECT count() FROM account_health WHERE account_id = 'acme'").Scan(&n); err != nil || n != 2 {
@@ -328,3 +420,6 @@ func history(t *testing.T, mode string) {
 		t.Errorf("account_health_latest nps of beta = %v (%v), want NULL", nps, err)
 	}
 }
+
+// everyAccount is the scope of a single scorer instance on one partition.
+var everyAccount = scorer.Scope{NumPartitions: 1, Partitions: []int32{0}}
