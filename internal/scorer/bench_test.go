@@ -2,82 +2,27 @@ package scorer_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/engage-oss/engage/internal/adapters/clickhouse/scorestore"
+	"github.com/engage-oss/engage/internal/dev/bench"
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/internal/health"
 	"github.com/engage-oss/engage/internal/scorer"
+	"github.com/engage-oss/engage/internal/topics"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // benchAccounts is the account count of the rescoring target: 100 000 accounts in ≤ 2 s.
 const benchAccounts = 100_000
-
-// generate fills events_raw and session_days_raw with benchAccounts accounts of synthetic
-// history, inside ClickHouse (INSERT … SELECT from numbers()):
-//
-//   - session_days_raw: 40 session-day rows per account, spread over 1–8 users and the
-//     last 30 days, plus an older, idle version of 4 of them (4.4 M rows), so the FINAL
-//     de-duplication has work to do;
-//   - events_raw: 24 events per account (2.4 M rows): two $account events (one older than
-//     30 days, so contraction has a baseline), three $nps answers, two $ticket events and
-//     17 product events over 12 feature names, some older than 30 days.
-//
-// Traits, answers and tickets vary with the account number, and so do the bands: one account
-// in ten has no session at all, one in ten has bought 2 seats for up to 8 users (power).
-func generate(tb testing.TB, conn driver.Conn) {
-	tb.Helper()
-	ctx := context.Background()
-	n := benchAccounts
-	stmts := []string{
-		`INSERT INTO session_days_raw (account_id, user_id, session_id, day, active_ms, events, active, started, deleted, ver)
-SELECT
-    concat('acct-', toString(a)), concat('u', toString(k % (1 + a % 8))), concat('s-', toString(a), '-', toString(k)),
-    today() - ((k * 7 + a) % 30), 60000 * (1 + k % 20), toUInt32(5 + k % 10), toUInt8(1), toUInt8(1), toUInt8(0), toUInt64(2)
-FROM (SELECT number % ` + itoa(n) + ` AS a, intDiv(number, ` + itoa(n) + `) AS k FROM numbers(` + itoa(n*40) + `))
-WHERE a % 10 != 4`,
-		`INSERT INTO session_days_raw (account_id, user_id, session_id, day, active_ms, events, active, started, deleted, ver)
-SELECT
-    concat('acct-', toString(a)), concat('u', toString(k % (1 + a % 8))), concat('s-', toString(a), '-', toString(k)),
-    today() - ((k * 7 + a) % 30), 0, toUInt32(1), toUInt8(0), toUInt8(1), toUInt8(0), toUInt64(1)
-FROM (SELECT number % ` + itoa(n) + ` AS a, intDiv(number, ` + itoa(n) + `) AS k FROM numbers(` + itoa(n*4) + `))`,
-		`INSERT INTO events_raw (event_id, account_id, user_id, name, ts, ts_ms, original_ts_ms, sent_at_ms, received_at, received_ms,
- properties, kafka_partition, kafka_offset, late, ver)
-SELECT
-    concat('e-', toString(a), '-', toString(k)), concat('acct-', toString(a)), concat('u', toString(k % 5)),
-    multiIf(k < 2, '$account', k < 5, '$nps', k < 7, '$ticket', concat('feature_', toString(k % 12))) AS name,
-    toDateTime(now() - 86400 * multiIf(k = 0, 45, k % 3 = 0, 40, k % 25) - a % 3600) AS t,
-    toInt64(toUInt32(t)) * 1000, toInt64(toUInt32(t)) * 1000, toInt64(toUInt32(t)) * 1000, t, toInt64(toUInt32(t)) * 1000,
-    multiIf(
-        k = 0, concat('{"seats":', toString(10 + a % 20), ',"plan":"pro","mrr":', toString(100 + a % 500), ',"status":"active"}'),
-        k = 1, concat('{"seats":', toString(if(a % 10 = 0, 2, 5 + a % 20)), ',"status":"', arrayElement(['active', 'past_due', 'trialing', 'active', 'canceled'], 1 + a % 5), '"}'),
-        k < 5, concat('{"score":', toString((a + k) % 11), '}'),
-        k < 7, '{"severity":"high"}',
-        ''),
-    toUInt16(a % 8), toInt64(a * 100 + k), toUInt8(0), toUInt64(1)
-FROM (SELECT number % ` + itoa(n) + ` AS a, intDiv(number, ` + itoa(n) + `) AS k FROM numbers(` + itoa(n*24) + `))`,
-	}
-	for _, s := range stmts {
-		if err := conn.Exec(ctx, s); err != nil {
-			tb.Fatalf("generating benchmark data: %v", err)
-		}
-	}
-	// A long-running table has most of its rows in a few large parts that background merges
-	// produced, and a few small new ones; freshly inserted data has several equal parts
-	// instead, which makes FINAL slower than it will be in production. Merge them, and the
-	// narrow tables the materialized views filled from events_raw, which the scorer reads.
-	for _, table := range []string{"session_days_raw", "events_raw", "signal_events", "account_event_names"} {
-		if err := conn.Exec(ctx, "OPTIMIZE TABLE "+table+" FINAL"); err != nil {
-			tb.Fatalf("merging %s: %v", table, err)
-		}
-	}
-}
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
@@ -117,41 +62,20 @@ func bandCounts(s *scorer.Scorer) map[string]int {
 
 // BenchmarkRescore100k measures one rescoring of 100 000 accounts against a real ClickHouse
 // (testenv), split into query (the five input queries), compute (scoring, hysteresis,
-// reasons) and write (account_health rows). "worst case" rescores accounts the scorer
-// has never seen, so every account gets a row and a change; "steady" rescores a warm
-// scorer whose accounts did not change, the every-10-seconds case.
+// reasons) and write (account_health rows). "worst case" scores accounts the scorer has
+// never seen, so every account gets a row and a change (the first rescoring of a new
+// install); "full pass" rescores every account of a warm scorer, as on a new UTC day or a
+// new model version; "1% changed" rescores the accounts the workers notified, the
+// every-10-seconds case.
 //
 //	go test -run '^$' -bench Rescore100k -benchtime 3x ./internal/scorer
 func BenchmarkRescore100k(b *testing.B) {
 	conn, _ := testenv.ClickHouse(b).NewDatabase(b)
-	generate(b, conn)
+	if err := bench.GenerateScorerHistory(context.Background(), conn, bench.ScorerHistory{Accounts: benchAccounts}); err != nil {
+		b.Fatal(err)
+	}
 	store := scorestore.New(conn)
 	ctx := context.Background()
-	newScorer := func(h scorer.History) *scorer.Scorer {
-		s, err := scorer.New(scorer.Config{}, scorer.Deps{
-			Model: scorer.StaticModel{M: health.DefaultModel()}, Source: store, History: h, Topic: discard{}, Group: notified{},
-		}, nil, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		s.Assign([]int32{0})
-		return s
-	}
-	report := func(b *testing.B, n int, sum scorer.Stats, accounts, rows int) {
-		per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
-		b.ReportMetric(per(sum.Query), "query-ms/op")
-		b.ReportMetric(per(sum.Compute), "compute-ms/op")
-		b.ReportMetric(per(sum.Write), "write-ms/op")
-		b.ReportMetric(per(sum.Query+sum.Compute+sum.Emit+sum.Write), "total-ms/op")
-		b.ReportMetric(float64(accounts/n), "accounts/op")
-		b.ReportMetric(float64(rows/n), "rows/op")
-	}
-	add := func(sum *scorer.Stats, st scorer.Stats) {
-		sum.Query += st.Query
-		sum.Compute += st.Compute
-		sum.Emit += st.Emit
-		sum.Write += st.Write
-	}
 
 	logged := false
 	b.Run("worst case", func(b *testing.B) {
@@ -161,7 +85,7 @@ func BenchmarkRescore100k(b *testing.B) {
 		)
 		n, accounts, rows := 0, 0, 0
 		for b.Loop() {
-			s = newScorer(freshHistory{store})
+			s = newBenchScorer(b, store, freshHistory{store}, &versioned{}, &sampled{}, 1, 0)
 			st, err := s.Rescore(ctx)
 			if err != nil {
 				b.Fatal(err)
@@ -179,14 +103,16 @@ func BenchmarkRescore100k(b *testing.B) {
 		report(b, n, sum, accounts, rows)
 	})
 
-	b.Run("steady", func(b *testing.B) {
-		s := newScorer(store)
-		if _, err := s.Rescore(ctx); err != nil { // restores the rows written above
-			b.Fatal(err)
-		}
+	model, group := &versioned{}, &sampled{}
+	s := newBenchScorer(b, store, store, model, group, 1, 0)
+	if _, err := s.Rescore(ctx); err != nil { // takes the partition over, restoring the rows written above
+		b.Fatal(err)
+	}
+	b.Run("full pass", func(b *testing.B) {
 		var sum scorer.Stats
 		n, accounts, rows := 0, 0, 0
 		for b.Loop() {
+			model.bump()
 			st, err := s.Rescore(ctx)
 			if err != nil {
 				b.Fatal(err)
@@ -196,4 +122,196 @@ func BenchmarkRescore100k(b *testing.B) {
 		}
 		report(b, n, sum, accounts, rows)
 	})
+	b.Run("1% changed", func(b *testing.B) {
+		changedShare(b, s, group, benchAccounts, 1)
+	})
 }
+
+// BenchmarkRescore1M: a million accounts (12 session-day rows and 10 events each: 13 M
+// session-day rows and 10 M events), the scale at which a rescoring of every account no
+// longer fits in the interval.
+//
+//   - "1% changed": one instance owning every partition rescores the 10 000 accounts the
+//     workers notified (a fresh random sample each time); target ≤ 1 s.
+//
+//   - "full pass/instances=N": the daily (or new model) pass over every account, by N
+//     scorer instances that share the 8 partitions, running at once on this machine
+//     (goroutines of one process, each with its own ClickHouse connections); the time is
+//     the wall time until all are done.
+//
+//     go test -run '^$' -bench Rescore1M -benchtime 1x -timeout 60m ./internal/scorer
+func BenchmarkRescore1M(b *testing.B) {
+	const accounts = 1_000_000
+	conn, _ := testenv.ClickHouse(b).NewDatabase(b)
+	ctx := context.Background()
+	start := time.Now()
+	if err := bench.GenerateScorerHistory(ctx, conn, bench.ScorerHistory{Accounts: accounts, SessionDays: 12, Events: 10}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("generated the history of %d accounts in %s", accounts, time.Since(start).Round(time.Second))
+	store := scorestore.New(conn)
+
+	model, group := &versioned{}, &sampled{}
+	one := newBenchScorer(b, store, store, model, group, 8, 0, 1, 2, 3, 4, 5, 6, 7)
+	start = time.Now()
+	st, err := one.Rescore(ctx) // the first pass writes every account's first row
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("first pass: %d accounts, %d rows in %s (query %s, compute %s, write %s)", st.Accounts, st.Rows,
+		time.Since(start).Round(time.Millisecond), st.Query.Round(time.Millisecond), st.Compute.Round(time.Millisecond), st.Write.Round(time.Millisecond))
+
+	b.Run("1% changed", func(b *testing.B) {
+		changedShare(b, one, group, accounts, 8)
+	})
+	for _, n := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("full pass/instances=%d", n), func(b *testing.B) {
+			instances := make([]*scorer.Scorer, n)
+			for i := range instances {
+				var parts []int32
+				for p := int32(i); p < 8; p += int32(n) {
+					parts = append(parts, p)
+				}
+				instances[i] = newBenchScorer(b, store, store, model, &sampled{}, 8, parts...)
+			}
+			scoreAll := func() (scorer.Stats, error) {
+				var (
+					mu   sync.Mutex
+					sum  scorer.Stats
+					errs []error
+					wg   sync.WaitGroup
+				)
+				for _, s := range instances {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						st, err := s.Rescore(ctx)
+						mu.Lock()
+						defer mu.Unlock()
+						sum.Accounts += st.Accounts
+						errs = append(errs, err)
+					}()
+				}
+				wg.Wait()
+				return sum, errors.Join(errs...)
+			}
+			if _, err := scoreAll(); err != nil { // the takeover: restore and a first pass
+				b.Fatal(err)
+			}
+			scored := 0
+			for b.Loop() {
+				model.bump()
+				st, err := scoreAll()
+				if err != nil {
+					b.Fatal(err)
+				}
+				scored += st.Accounts
+			}
+			b.ReportMetric(float64(scored)/float64(b.N), "accounts/op")
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/op")
+		})
+	}
+}
+
+// changedShare measures rescorings of a warm scorer whose group notifies pct % of the
+// accounts, a fresh random sample each time.
+func changedShare(b *testing.B, s *scorer.Scorer, group *sampled, accounts, pct int) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var sum scorer.Stats
+	n, scored, rows := 0, 0, 0
+	for b.Loop() {
+		b.StopTimer()
+		ids := make([]string, accounts*pct/100)
+		for i := range ids {
+			ids[i] = "acct-" + itoa(rng.IntN(accounts))
+		}
+		group.set(ids, s.Partitions())
+		b.StartTimer()
+		st, err := s.Rescore(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Full != 0 {
+			b.Fatalf("%d partitions read whole, want the notified accounts only", st.Full)
+		}
+		add(&sum, st)
+		n, scored, rows = n+1, scored+st.Accounts, rows+st.Rows
+	}
+	report(b, n, sum, scored, rows)
+}
+
+func newBenchScorer(b *testing.B, src scorer.Source, h scorer.History, m *versioned, g scorer.Group, parts int32, own ...int32) *scorer.Scorer {
+	b.Helper()
+	if m.Model() == nil {
+		m.bump()
+	}
+	s, err := scorer.New(scorer.Config{Partitions: parts}, scorer.Deps{Model: m, Source: src, History: h, Topic: discard{}, Group: g}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(own) == 0 {
+		own = []int32{0}
+	}
+	s.Assign(own)
+	return s
+}
+
+func report(b *testing.B, n int, sum scorer.Stats, accounts, rows int) {
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
+	b.ReportMetric(per(sum.Query), "query-ms/op")
+	b.ReportMetric(per(sum.Compute), "compute-ms/op")
+	b.ReportMetric(per(sum.Write), "write-ms/op")
+	b.ReportMetric(per(sum.Query+sum.Compute+sum.Emit+sum.Write), "total-ms/op")
+	b.ReportMetric(float64(accounts/n), "accounts/op")
+	b.ReportMetric(float64(rows/n), "rows/op")
+}
+
+func add(sum *scorer.Stats, st scorer.Stats) {
+	sum.Query += st.Query
+	sum.Compute += st.Compute
+	sum.Emit += st.Emit
+	sum.Write += st.Write
+}
+
+// versioned is the default model under a version that bump changes: the next rescoring then
+// reads every account, as after a model change, although no score moves.
+type versioned struct {
+	m atomic.Pointer[health.Model]
+	n atomic.Int64
+}
+
+func (v *versioned) Model() *health.Model { return v.m.Load() }
+
+func (v *versioned) bump() {
+	m := *health.DefaultModel()
+	m.Version = fmt.Sprintf("bench-%d", v.n.Add(1))
+	v.m.Store(&m)
+}
+
+// sampled is a Group that owns every partition and notifies the accounts set last, each at
+// the first Take of its partition.
+type sampled struct {
+	mu  sync.Mutex
+	ids map[int32][]string
+}
+
+func (g *sampled) set(ids []string, parts int32) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ids = map[int32][]string{}
+	for _, id := range ids {
+		p := topics.AccountPartition(id, parts)
+		g.ids[p] = append(g.ids[p], id)
+	}
+}
+
+func (g *sampled) Take(p int32) ([]string, int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ids := g.ids[p]
+	delete(g.ids, p)
+	return ids, -1
+}
+func (*sampled) Commit(context.Context, map[int32]int64) error { return nil }
+func (*sampled) Owns(context.Context, int32) error             { return nil }

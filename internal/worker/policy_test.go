@@ -473,3 +473,58 @@ func TestShutdownDuringOutage(t *testing.T) {
 		t.Fatal("committed during an outage")
 	}
 }
+
+// notifier records the accounts it is told about, and an order of calls shared with a
+// consumer.
+type notifier struct {
+	got  [][]string
+	down int
+	log  *[]string
+}
+
+func (n *notifier) AccountsChanged(_ context.Context, ids []string) error {
+	if n.down > 0 {
+		n.down--
+		*n.log = append(*n.log, "notify failed")
+		return errOutage
+	}
+	n.got = append(n.got, ids)
+	*n.log = append(*n.log, "notify")
+	return nil
+}
+
+// orderedConsumer logs its commits into the same log as the notifier.
+type orderedConsumer struct {
+	fakeConsumer
+	log *[]string
+}
+
+func (c *orderedConsumer) CommitPolled(ctx context.Context) error {
+	*c.log = append(*c.log, "commit")
+	return c.fakeConsumer.CommitPolled(ctx)
+}
+
+// TestNotifyBeforeCommit: the accounts of a stored batch are notified after the rows are
+// stored and before the offsets are committed, and a notifier outage is waited out: a
+// batch is never committed without its notification, so the scorers rescore every account
+// whose inputs changed.
+func TestNotifyBeforeCommit(t *testing.T) {
+	var log []string
+	store := newMemStore()
+	w := newTestWorker(t, store)
+	n := &notifier{down: 2, log: &log}
+	w.NotifyTo(n)
+	c := &orderedConsumer{log: &log}
+	if err := w.process(context.Background(), c, &fakeDLQ{}, records(t, bridged)); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"notify failed", "notify failed", "notify", "commit"}; !slices.Equal(log, want) {
+		t.Errorf("calls %v, want %v", log, want)
+	}
+	if len(n.got) != 1 || !slices.Equal(n.got[0], []string{"acme"}) {
+		t.Errorf("notified %v, want [[acme]] (repeats of an account skipped)", n.got)
+	}
+	if got := store.eventIDs(); len(got) != 3 {
+		t.Errorf("stored %v before notifying, want the batch's 3 events", got)
+	}
+}

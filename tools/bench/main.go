@@ -30,6 +30,7 @@ func main() {
 	fractions := flag.String("latency-fractions", "0.25,0.5", "latency scenario rates, as fractions of the measured maximum (comma-separated)")
 	rates := flag.String("rates", "10000,20000,40000,50000,60000,80000", "pipeline staircase, events/s (comma-separated); stops at the first rate that misses")
 	flag.IntVar(&cfg.ScorerAccounts, "scorer-accounts", 20, "accounts whose band the scorer scenario changes")
+	flag.IntVar(&cfg.ScorerPopulation, "scorer-population", 100000, "accounts of synthetic history in ClickHouse before the scorer scenario starts (-1: none)")
 	flag.Float64Var(&cfg.ScorerBackground, "scorer-background", 10000, "background events/s during the scorer scenario (-1: none)")
 	flag.IntVar(&cfg.Traffic.Accounts, "accounts", 1000, "accounts in the generated traffic")
 	flag.IntVar(&cfg.Traffic.UsersPerAccount, "users-per-account", 20, "users per account in the generated traffic")

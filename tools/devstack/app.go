@@ -21,7 +21,7 @@ type config struct {
 	kafkaBrokers, clickhouseAddr string
 	writeKey                     string
 	// cluster runs `make run-cluster`: a 2 × 2 ClickHouse cluster with ZooKeeper, three
-	// brokers, two workers.
+	// brokers, two workers, two scorers.
 	cluster bool
 }
 
@@ -81,6 +81,7 @@ const (
 	clusterBasePort = 9000 // ClickHouse servers on 9000, 9010, 9020, 9030 (HTTP +1, interserver +2)
 	clusterBrokers  = 3    // on 9092, 9093, 9094
 	worker2Admin    = "127.0.0.1:8085"
+	scorer2Addr     = "127.0.0.1:8086"
 	clusterName     = "engage"
 )
 
@@ -98,7 +99,7 @@ func (clusterMember) Name() string { return "clickhouse" }
 
 // clusterStack is the stack of `make run-cluster`: engage on a replicated, sharded ClickHouse
 // (2 shards × 2 replicas, coordinated by ZooKeeper), three brokers with replication factor 3,
-// two workers in one group, the scorer and the gateway. Data lives under <data-dir>/cluster.
+// two workers in one group, two scorers in one group and the gateway. Data lives under <data-dir>/cluster.
 func (c config) clusterStack() *devstack.Stack {
 	dir := filepath.Join(c.dataDir, "cluster")
 	chAddr := fmt.Sprintf("127.0.0.1:%d", clusterBasePort)
@@ -136,11 +137,13 @@ func (c config) clusterStack() *devstack.Stack {
 	steps = append(steps,
 		c.procAs("worker-1", "worker", workerAdmin, append(common, "WORKER_ADMIN_ADDR="+workerAdmin, "WORKER_NAME=worker-1")),
 		c.procAs("worker-2", "worker", worker2Admin, append(common, "WORKER_ADMIN_ADDR="+worker2Admin, "WORKER_NAME=worker-2")),
-		c.proc("scorer", scorerAddr, append(common, "SCORER_ADDR="+scorerAddr)),
+		c.procAs("scorer-1", "scorer", scorerAddr, append(common, "SCORER_ADDR="+scorerAddr)),
+		c.procAs("scorer-2", "scorer", scorer2Addr, append(common, "SCORER_ADDR="+scorer2Addr)),
 		c.proc("gateway", gatewayAddr, append(common, "GATEWAY_ADDR="+gatewayAddr, "WRITE_KEY="+c.writeKey)),
 	)
-	topology := fmt.Sprintf("cluster %s: 2 shards × 2 replicas on :9000 :9010 :9020 :9030, ZooKeeper %s; Kafka: %d brokers on %s",
-		clusterName, zookeeperAddr, clusterBrokers, strings.Join(brokers, " "))
+	topology := fmt.Sprintf("cluster %s: 2 shards × 2 replicas on :9000 :9010 :9020 :9030, ZooKeeper %s; Kafka: %d brokers on %s;\n  "+
+		"workers (admin) on %s and %s; scorers sharing the accounts on %s and %s (either answers for every account)",
+		clusterName, zookeeperAddr, clusterBrokers, strings.Join(brokers, " "), workerAdmin, worker2Admin, scorerAddr, scorer2Addr)
 	return &devstack.Stack{Steps: steps, OnReady: func() { c.banner(chAddr, topology) }}
 }
 

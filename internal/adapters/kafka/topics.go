@@ -21,6 +21,10 @@ const (
 // TopicConfigs are the topic-level settings engage creates topics with. The health-change
 // topic is compacted: a CS tool joining late still finds every account's latest change, and
 // the scorer rebuilds which band it last announced per account from it after a restart.
+//
+// engagement.accounts.changed is kept one day: a notification is acted upon within seconds,
+// and a scorer that takes partitions over rescores all their accounts anyway.
 var TopicConfigs = map[string]map[string]string{
-	topics.HealthChanges: {"cleanup.policy": "compact"},
+	topics.HealthChanges:   {"cleanup.policy": "compact"},
+	topics.AccountsChanged: {"retention.ms": "86400000"},
 }

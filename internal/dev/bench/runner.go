@@ -40,6 +40,10 @@ type Config struct {
 	// ScorerBackground is the rate of background traffic (events/s, the usual population)
 	// during the scorer scenario. Default 10 000; negative: none.
 	ScorerBackground float64
+	// ScorerPopulation is the number of accounts of synthetic history written to ClickHouse
+	// before the scorer starts, so that it scores a realistic book (default 100 000; -1:
+	// none).
+	ScorerPopulation int
 	// Traffic is the synthetic population. Default 1000 accounts × 20 users.
 	Traffic Traffic
 }
@@ -68,6 +72,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ScorerAccounts <= 0 {
 		c.ScorerAccounts = 20
+	}
+	if c.ScorerPopulation == 0 {
+		c.ScorerPopulation = 100_000
 	}
 	if c.ScorerBackground == 0 {
 		c.ScorerBackground = 10_000

@@ -13,9 +13,9 @@ import (
 	"github.com/engage-oss/engage/internal/topics"
 )
 
-// targetBandChangeP95 is the contract's promise: a band change is on the topic within 30 s
-// of the event that caused it, with the dev defaults.
-const targetBandChangeP95 = 30 * time.Second
+// targetBandChangeP95: a band change is on the topic within 15 s of the event that caused
+// it, with the dev defaults, at 100 000 accounts (the contract promises 30 s).
+const targetBandChangeP95 = 15 * time.Second
 
 // change is one health-change event read from engagement.health.changes.
 type change struct {
@@ -34,7 +34,8 @@ type changeWatcher struct {
 
 func watchChanges(ctx context.Context, broker string) (*changeWatcher, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topics.HealthChanges),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50*time.Millisecond))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50*time.Millisecond),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +105,20 @@ func (r *Runner) Scorer(ctx context.Context) (*Section, error) {
 	}
 	if err := st.StartWorker(ctx, db); err != nil {
 		return sec, err
+	}
+	if cfg.ScorerPopulation > 0 {
+		start := time.Now()
+		conn, err := r.env.openCH(ctx, db)
+		if err != nil {
+			return sec, err
+		}
+		err = GenerateScorerHistory(ctx, conn, ScorerHistory{Accounts: cfg.ScorerPopulation, SessionDays: 12, Events: 10})
+		conn.Close()
+		if err != nil {
+			return sec, err
+		}
+		r.env.logf("scorer: %d accounts of history written in %s", cfg.ScorerPopulation, time.Since(start).Round(time.Second))
+		sec.Note("population: %d accounts of synthetic history in ClickHouse before the scorer starts (12 session-day rows and 10 events each), which it scores at its takeover and at every new day; the measured accounts come on top", cfg.ScorerPopulation)
 	}
 	if err := st.StartScorer(ctx, db); err != nil {
 		return sec, err
@@ -247,9 +262,9 @@ func (r *Runner) Scorer(ctx context.Context) (*Section, error) {
 	sec.Tables = append(sec.Tables, t)
 	sec.Note("transitions observed: %s", countStrings(transitions))
 	sec.Note("baseline: $account {seats 2, plan pro, status active} and 10 product events of 2 users; trigger: $account {status canceled} and 3 $ticket events, one account every %s", spacing)
-	sec.Note("dev defaults: worker flush 500 ms, scorer interval 10 s (SCORER_INTERVAL), the repository's deploy/health-model.json; the scorer rescans every account each interval, so the expected latency is flush + up to one interval + one rescoring")
+	sec.Note("dev defaults: worker flush 500 ms, scorer interval 10 s (SCORER_INTERVAL), the repository's deploy/health-model.json; the scorer rescores the accounts the workers notified, so the expected latency is flush + up to one interval + one (small) rescoring")
 	ok := missing == 0 && len(lat) > 0 && pl[1] <= targetBandChangeP95
-	r.target("event → band change p95", "≤ 30 s", fmtDur(pl[1]), ok)
+	r.target(fmt.Sprintf("event → band change p95 (%d accounts)", max(cfg.ScorerPopulation, 0)+n), "≤ 15 s", fmtDur(pl[1]), ok)
 	return sec, nil
 }
 
