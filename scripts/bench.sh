@@ -35,6 +35,9 @@ if [[ -z ${BENCH_SKIP_MICRO:-} ]]; then
   if grep -qs 'func BenchmarkRescore100k' internal/scorer/*_test.go; then
     # Starts its own ClickHouse (internal/dev/testenv) and generates 100k accounts of history first.
     run ./internal/scorer 2 '^BenchmarkRescore100k$' -benchtime 3x -timeout 15m
+    # A million accounts (generated in ~1 min): a rescoring of the 1 % that changed on one
+    # instance, and the full pass by 1, 2 and 4 instances sharing the partitions.
+    run ./internal/scorer 2 '^BenchmarkRescore1M$' -benchtime 1x -timeout 60m
   fi
   # Customer-success KPI views over 10k accounts × 12 months of synthetic history (target:
   # each view ≤ 1 s); prints one ns/op line per view.

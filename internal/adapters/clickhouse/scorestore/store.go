@@ -148,17 +148,22 @@ func toInt(f float64) int {
 
 func countInt(n uint64) int { return int(min(n, math.MaxInt32)) }
 
-// withQuerySize raises max_query_size (256 KiB by default) for a query that lists accounts:
-// 1 % of a million accounts is already about 150 KB of ids.
+// withQuerySize raises the parser's limits for a query that lists accounts: max_query_size
+// (256 KiB by default; 1 % of a million accounts is already about 150 KB of ids) and
+// max_ast_elements (50 000; every listed id is an element).
 func withQuerySize(ctx context.Context, sc scorer.Scope) context.Context {
+	if len(sc.Accounts) < 1000 {
+		return ctx
+	}
 	n := 0
 	for _, id := range sc.Accounts {
 		n += len(id) + 4
 	}
-	if n < 128<<10 {
-		return ctx
-	}
-	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_query_size": n + 256<<10}))
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		"max_query_size":            max(n+256<<10, 256<<10),
+		"max_ast_elements":          50_000 + 2*len(sc.Accounts),
+		"max_expanded_ast_elements": 500_000 + 2*len(sc.Accounts),
+	}))
 }
 
 func inputQueries(w scorer.Windows, sc scorer.Scope) []inputsQuery {
