@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -230,5 +231,89 @@ func TestRevoke(t *testing.T) {
 		if r.Partition != 0 {
 			t.Errorf("published on revoked partition %d", r.Partition)
 		}
+	}
+}
+
+// memLatest serves the last rows of memHistory, as scorestore does from account_health.
+type memLatest struct{ h *memHistory }
+
+func (l memLatest) LatestRow(_ context.Context, id string) (LatestRow, bool, error) {
+	rows := l.h.of(id)
+	if len(rows) == 0 {
+		return LatestRow{}, false, nil
+	}
+	last := rows[len(rows)-1]
+	since := last.ScoredAt
+	for _, r := range rows {
+		if r.ChangeSeq == last.ChangeSeq {
+			since = r.ScoredAt
+			break
+		}
+	}
+	return LatestRow{Row: last, BandSince: since}, true, nil
+}
+
+func (l memLatest) LatestRows(ctx context.Context, f Filter, after string, limit int) ([]LatestRow, bool, error) {
+	ids := map[string]bool{}
+	for _, r := range l.h.rows {
+		ids[r.AccountID] = true
+	}
+	var out []LatestRow
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		lr, _, _ := l.LatestRow(ctx, id)
+		if id <= after || (f.Band != health.BandNone && lr.Row.Band != f.Band) {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, lr)
+	}
+	return out, false, nil
+}
+
+// TestReadAnyAccount: an instance answers for the accounts of the other instances from
+// their last rows, with the band and since when they are in it, and lists every account.
+func TestReadAnyAccount(t *testing.T) {
+	e := newEnvParts(directModel(), 2)
+	mine, theirs := accountsOn(0, 2, 1)[0], accountsOn(1, 2, 1)[0]
+	e.source.set(mine, scoreInputs(50))
+	e.source.set(theirs, scoreInputs(20))
+	a := e.scorerOf(t, 0)
+	a.deps.Latest = memLatest{e.history}
+	b := e.scorerOf(t, 1)
+	rescore(t, a)
+	rescore(t, b)
+	e.clock.advance(time.Hour)
+	e.source.set(theirs, scoreInputs(25))
+	rescore(t, b)
+
+	ctx := context.Background()
+	for _, tt := range []struct {
+		id    string
+		band  health.Band
+		score float64
+	}{{mine, health.BandYellow, 50}, {theirs, health.BandRed, 25}} {
+		v, err := a.Health(ctx, tt.id)
+		if err != nil || v == nil || v.Band != tt.band || v.Score != tt.score {
+			t.Fatalf("Health(%s) = %+v, %v; want %s %v", tt.id, v, err, tt.band, tt.score)
+		}
+		if tt.id == theirs && !v.BandSince.Equal(e.clock.Now().Add(-time.Hour)) {
+			t.Errorf("band_since of %s = %s, want the time of its first row", tt.id, v.BandSince)
+		}
+		if v.Components[health.ComponentBilling].Weight != 1 {
+			t.Errorf("%s: billing weight %v, want 1 (filled from the model)", tt.id, v.Components[health.ComponentBilling].Weight)
+		}
+	}
+	if v, err := a.Health(ctx, "nobody"); v != nil || err != nil {
+		t.Errorf("Health(nobody) = %+v, %v", v, err)
+	}
+	page, more, err := a.List(ctx, Filter{}, "", 10)
+	if err != nil || more || len(page) != 2 {
+		t.Fatalf("List = %d accounts, %v, %v; want both", len(page), more, err)
+	}
+	page, _, _ = a.List(ctx, Filter{Band: health.BandRed}, "", 10)
+	if len(page) != 1 || page[0].AccountID != theirs {
+		t.Errorf("List(red) = %v, want %s", page, theirs)
 	}
 }
