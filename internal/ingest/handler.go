@@ -50,6 +50,12 @@ type Handler struct {
 	buckets []bucket // by key index
 	m       *metrics
 	scratch sync.Pool // *scratch
+
+	// drained is cancelled at the deadline given to Drain: publishes still waiting then
+	// give up and answer 503.
+	drained   context.Context
+	drain     context.CancelFunc
+	drainOnce sync.Once
 }
 
 // scratch is the per-request memory reused across requests: nothing in it outlives the
@@ -77,6 +83,7 @@ func NewHandler(cfg Config, pub Publisher, log *zap.Logger, reg prometheus.Regis
 	}
 	cfg = cfg.withDefaults()
 	h := &Handler{cfg: cfg, pub: pub, log: log, keys: cfg.Keys}
+	h.drained, h.drain = context.WithCancel(context.Background())
 	h.mem.max = cfg.MaxInflightBytes
 	if cfg.RateLimit > 0 {
 		h.lim = limiter{rate: cfg.RateLimit, burst: float64(cfg.RateBurst)}
@@ -325,6 +332,15 @@ func (h *Handler) respond(w http.ResponseWriter, rq *request, seg *segmentResult
 	}
 }
 
+// Drain bounds every publish, those waiting now and those to come, by deadline: a request
+// whose events the broker has not acknowledged by then gets 503 with Retry-After, as after
+// PublishTimeout. The gateway calls it when its shutdown begins, with a deadline before its
+// HTTP server closes the connections still open, so that every request in flight gets an
+// answer, and the client knows to retry elsewhere. Later calls are ignored.
+func (h *Handler) Drain(deadline time.Time) {
+	h.drainOnce.Do(func() { time.AfterFunc(time.Until(deadline), h.drain) })
+}
+
 // admit applies the key's rate limit before the body is read.
 func (h *Handler) admit(rq *request) *httpError {
 	if h.lim.rate == 0 {
@@ -345,6 +361,7 @@ func (h *Handler) admit(rq *request) *httpError {
 func (h *Handler) publish(ctx context.Context, rq *request) *httpError {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.PublishTimeout)
 	defer cancel()
+	defer context.AfterFunc(h.drained, cancel)()
 	start := time.Now()
 	err := h.pub.Publish(ctx, rq.sc.events)
 	elapsed := time.Since(start).Seconds()
@@ -353,7 +370,11 @@ func (h *Handler) publish(ctx context.Context, rq *request) *httpError {
 		return nil
 	}
 	h.m.publish.WithLabelValues("error").Observe(elapsed)
-	h.log.Warn("publishing events failed; answering 503",
+	msg := "publishing events failed; answering 503"
+	if h.drained.Err() != nil {
+		msg = "shutting down before the broker acknowledged the events; answering 503"
+	}
+	h.log.Warn(msg,
 		zap.String("endpoint", rq.ep.name), zap.String("key_fingerprint", rq.key.Fingerprint()),
 		zap.Int("events", len(rq.sc.events)), zap.Error(err))
 	return &httpError{status: http.StatusServiceUnavailable, msg: "events could not be durably stored; retry later", retryAfter: h.cfg.RetryAfter}

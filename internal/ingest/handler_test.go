@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -285,6 +286,35 @@ func TestPublishFailure(t *testing.T) {
 	}
 	if n, _ := testutil.GatherAndCount(reg, "engage_ingest_publish_duration_seconds"); n != 2 {
 		t.Errorf("publish histogram has %d series, want ok and error", n)
+	}
+}
+
+// TestDrain: once the gateway drains, a request still waiting for the broker at the drain
+// deadline is answered 503 with Retry-After then, not after PublishTimeout and not cut off
+// without an answer; so is a request that arrives after the deadline.
+func TestDrain(t *testing.T) {
+	pub := &fakePublisher{block: make(chan struct{})}
+	h, _ := newTestHandler(t, Config{PublishTimeout: time.Minute}, pub)
+	body := []byte("[" + ev("e1") + "]")
+	answered := make(chan *httptest.ResponseRecorder, 1)
+	go func() { answered <- post(h, "/v1/events", body, nil) }()
+	testenv.EventuallyEvery(t, 5*time.Second, time.Millisecond, func() error {
+		if h.mem.load() == 0 {
+			return errors.New("the request is not in flight yet")
+		}
+		return nil
+	})
+	start := time.Now()
+	h.Drain(start.Add(50 * time.Millisecond))
+	w := <-answered
+	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("request in flight at the drain deadline: status %d Retry-After %q: %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("answered %s after the drain began, want about 50ms", took)
+	}
+	if w := post(h, "/v1/events", body, nil); w.Code != 503 {
+		t.Fatalf("request after the drain deadline: status %d, want 503", w.Code)
 	}
 }
 

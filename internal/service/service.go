@@ -2,8 +2,9 @@
 // environment fallbacks (Flags, and the flag groups Common, Kafka and ClickHouse that several
 // services use), validation of a whole configuration before any I/O (Configure, -validate),
 // the generated reference docs/CONFIG.md (Flags.Table, CheckConfigDoc), the zap logger, the
-// admin endpoints (/healthz, /readyz, /metrics), and a run group that starts components and
-// stops them in reverse order.
+// admin endpoints (/healthz, /readyz, /metrics), the HTTP server with its graceful drain
+// (HTTPServer: /readyz 503, an optional delay, then no new connections and every request in
+// flight answered), and a run group that starts components and stops them in reverse order.
 //
 // It holds no domain logic. A service's config.go defines its Config, flags and Validate;
 // its main.go hands them to Main with a function that builds the components from the domain

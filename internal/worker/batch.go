@@ -14,6 +14,15 @@
 // the effect exactly once although delivery is at least once. Records that cannot be decoded,
 // and events the store refuses, go to engagement.events.dlq with the reason in a header,
 // never silently dropped; an event the store refuses leaves no trace in sessions.
+//
+// Fencing: a worker that the group removed while it held a batch (a zombie: frozen past the
+// session timeout, or stalled past the rebalance timeout) must not store that batch, whose
+// session rows come from state the partitions' new owner has moved past. Every write is
+// preceded by Consumer.CheckMembership, a round trip to the group coordinator; a worker that
+// is no longer a member drops the batch uncommitted, forgets its partitions and drops what it
+// still polls from them, and the new owner stores it all. A write that races the check is
+// bounded by versions (the new owner's rows are newer) and by the retraction of unexplained
+// sessions at the next restore; fence.go has the argument.
 package worker
 
 import (

@@ -35,9 +35,10 @@ type Fetch struct {
 // ErrClosed is returned by Poll once the consumer is closed.
 var ErrClosed = errors.New("kafka consumer closed")
 
-// ErrLostGeneration is wrapped by a Commit error that means the group moved on without this
-// member (its session expired, for example while the broker was away): the partitions are
-// revoked and their uncommitted records redelivered to their next owner.
+// ErrLostGeneration is wrapped by a Commit or CheckMembership error that means the group
+// moved on without this member (its session expired, for example while the broker was away
+// or the process was frozen): the partitions are revoked and their uncommitted records
+// redelivered to their next owner.
 var ErrLostGeneration = errors.New("consumer group generation lost")
 
 // Consumer is a member of the worker's consumer group. Rebalances are blocked from the moment
@@ -54,6 +55,12 @@ type Consumer interface {
 	AllowRebalance()
 	// Buffered is the number of records fetched and not yet polled.
 	Buffered() int64
+	// CheckMembership asks the group coordinator, now, whether this member still holds the
+	// partitions it polled from: nil when it does (a rebalance may be under way, but none
+	// has completed without it), an error wrapping ErrLostGeneration when the group moved on
+	// without it, any other error when the coordinator could not answer. The worker calls it
+	// before every write (see fence.go).
+	CheckMembership(ctx context.Context) error
 }
 
 // PartitionListener is told about partition moves; *Worker implements it, and a Consumer

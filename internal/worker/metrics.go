@@ -16,6 +16,9 @@ type metrics struct {
 	batchRecords prometheus.Histogram
 	batchSeconds prometheus.Histogram
 	writeSeconds prometheus.Histogram
+	assigned     prometheus.Gauge
+	fenced       prometheus.Counter
+	dropped      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,9 +37,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engage_worker_store_write_seconds", Help: "Duration of one store write attempt.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
+		assigned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "engage_worker_assigned_partitions", Help: "Partitions of engagement.events this worker holds."}),
+		fenced: prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_fenced_batches_total",
+			Help: "Batches dropped unstored because the group had moved on without this worker (its session expired while it held them)."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_fenced_records_total",
+			Help: "Records dropped unstored, in fenced batches or polled afterwards from partitions this worker had lost; their new owners store them."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.fetchErrors, m.writeErrors, m.commitErrors, m.dlq, m.lag, m.buffered, m.freshness, m.batchRecords, m.batchSeconds, m.writeSeconds)
+		reg.MustRegister(m.records, m.fetchErrors, m.writeErrors, m.commitErrors, m.dlq, m.lag, m.buffered, m.freshness, m.batchRecords, m.batchSeconds, m.writeSeconds,
+			m.assigned, m.fenced, m.dropped)
 	}
 	return m
 }

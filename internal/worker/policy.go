@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -182,6 +183,9 @@ func (w *Worker) write(ctx context.Context, what string, rows int, op func() err
 		w.m.writeSeconds.Observe(w.now().Sub(start).Seconds())
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, ErrLostGeneration) {
+			return err // fenced, not written (fence.go); already permanent
 		}
 		w.m.writeErrors.Inc()
 		if IsPermanent(err) {

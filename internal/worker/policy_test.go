@@ -39,6 +39,9 @@ type memStore struct {
 	refuseRows bool
 	// down makes the next so many writes fail with an outage.
 	down int
+	// beforeRows, when set, runs at the start of WriteRows, outside the lock: a test freezes
+	// a writer there.
+	beforeRows func()
 
 	eventWrites, rowWrites int
 }
@@ -69,6 +72,9 @@ func (s *memStore) WriteEvents(_ context.Context, evs []RawEvent) error {
 }
 
 func (s *memStore) WriteRows(_ context.Context, r *session.Rows) error {
+	if s.beforeRows != nil {
+		s.beforeRows()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rowWrites++
@@ -159,10 +165,32 @@ func (s *memStore) sessionizedIDs() []string {
 	return ids
 }
 
-// fakeConsumer records commits; Poll is not used by process.
+// fakeConsumer records commits and membership checks; Poll is not used by process.
 type fakeConsumer struct {
 	commits   int
 	commitErr []error // returned by the next commits, in order
+	checks    int
+	memberErr []error // returned by the next membership checks, in order
+}
+
+func (c *fakeConsumer) CheckMembership(context.Context) error {
+	c.checks++
+	if len(c.memberErr) > 0 {
+		err := c.memberErr[0]
+		c.memberErr = c.memberErr[1:]
+		return err
+	}
+	return nil
+}
+
+// errFenced is what a consumer removed from its group answers a membership check.
+var errFenced = fmt.Errorf("%w: UNKNOWN_MEMBER_ID", ErrLostGeneration)
+
+// processWith runs w.process with c as the consumer whose membership fences the writes, as
+// Run would.
+func processWith(ctx context.Context, w *Worker, c Consumer, dlq DeadLetterProducer, recs []Record) error {
+	w.member.Store(&c)
+	return w.process(ctx, c, dlq, recs)
 }
 
 func (c *fakeConsumer) Poll(ctx context.Context, _ int) (Fetch, error) {
@@ -252,12 +280,14 @@ func TestPolicy(t *testing.T) {
 		wantDLQ      []string // reason of each dead letter, with its record's offset
 		wantCommits  int
 		wantRowCalls int // -1: not checked
+		wantChecks   int // membership checks; 0: not checked
+		fenced       bool
 	}{{
 		name:         "clean batch",
 		batch:        bridged,
 		wantEvents:   []string{"a-1000", "b-1020", "c-1040"},
 		wantSessions: []string{"u1 10:00–10:40 3"},
-		wantCommits:  1, wantRowCalls: 1,
+		wantCommits:  1, wantRowCalls: 1, wantChecks: 2,
 	}, {
 		name:         "undecodable record is dead-lettered, the rest stored",
 		batch:        []rec{bridged[0], {raw: `{"not":"an event"`}, bridged[2]},
@@ -331,6 +361,27 @@ func TestPolicy(t *testing.T) {
 		wantEvents:   []string{"a-1000", "b-1020", "c-1040"},
 		wantSessions: []string{"u1 10:00–10:40 3"},
 		wantCommits:  0, wantRowCalls: 1,
+	}, {
+		// A zombie: removed from the group while it held the batch (fence.go).
+		name:        "group moved on before the events: nothing stored or committed, no error",
+		batch:       bridged,
+		consumer:    fakeConsumer{memberErr: []error{errFenced}},
+		wantCommits: 0, wantRowCalls: 0, wantChecks: 1, fenced: true,
+	}, {
+		// Raw events are the same rows whoever writes them; the session rows, computed from
+		// state the new owner has moved past, are not written.
+		name:        "group moved on before the session rows: rows not written, nothing committed",
+		batch:       bridged,
+		consumer:    fakeConsumer{memberErr: []error{nil, errFenced}},
+		wantEvents:  []string{"a-1000", "b-1020", "c-1040"},
+		wantCommits: 0, wantRowCalls: 0, wantChecks: 2, fenced: true,
+	}, {
+		name:         "coordinator away during the membership check is waited out",
+		batch:        bridged,
+		consumer:     fakeConsumer{memberErr: []error{errOutage, errOutage, nil, errOutage}},
+		wantEvents:   []string{"a-1000", "b-1020", "c-1040"},
+		wantSessions: []string{"u1 10:00–10:40 3"},
+		wantCommits:  1, wantRowCalls: 1, wantChecks: 5,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := newMemStore()
@@ -342,7 +393,7 @@ func TestPolicy(t *testing.T) {
 			dlq := &fakeDLQ{down: tc.dlqDown}
 			recs := records(t, tc.batch)
 
-			err := w.process(context.Background(), &c, dlq, recs)
+			err := processWith(context.Background(), w, &c, dlq, recs)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("process: %v", err)
@@ -373,11 +424,15 @@ func TestPolicy(t *testing.T) {
 			if tc.wantRowCalls >= 0 && store.rowWrites != tc.wantRowCalls {
 				t.Errorf("WriteRows calls = %d, want %d", store.rowWrites, tc.wantRowCalls)
 			}
+			if tc.wantChecks > 0 && c.checks != tc.wantChecks {
+				t.Errorf("membership checks = %d, want %d", c.checks, tc.wantChecks)
+			}
 			// The raw rows' flags agree with the sessions: what is sessionized is exactly
-			// what the stored sessions count (after an error the batch is redelivered instead).
+			// what the stored sessions count (after an error, or when fenced, the batch is
+			// redelivered instead).
 			sessionized := store.sessionizedIDs()
 			for _, id := range store.eventIDs() {
-				if tc.wantErr != "" {
+				if tc.wantErr != "" || tc.fenced {
 					break
 				}
 				e := store.events[id]

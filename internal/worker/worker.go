@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,6 +103,17 @@ type Worker struct {
 	hwm map[int32]int64
 	// notifier is told the accounts of each stored batch; nil: nobody is.
 	notifier Notifier
+
+	// member is the consumer whose group membership every write is fenced on (fence.go);
+	// Run sets it.
+	member atomic.Pointer[Consumer]
+
+	// mu guards parts and fenced: Assigned and Revoked run on the consumer's goroutine.
+	mu    sync.Mutex
+	parts map[int32]bool // assigned partitions
+	// fenced are the partitions lost with the group membership while a batch was in hand,
+	// until the consumer reports them revoked or assigns them again (fence.go).
+	fenced map[int32]bool
 }
 
 // Notifier tells the scorers which accounts' inputs a stored batch changed, so that they
@@ -121,17 +134,38 @@ func New(cfg Config, store Store, log *zap.Logger, reg prometheus.Registerer) (*
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	sess, err := session.NewSessionizer(cfg.Session, store, log, reg)
+	w := &Worker{cfg: cfg, log: log, m: newMetrics(reg), policy: retry.Default, now: time.Now, hwm: map[int32]int64{},
+		parts: map[int32]bool{}, fenced: map[int32]bool{}}
+	// The worker and its sessionizer (whose restores write retractions) both write through
+	// the fence.
+	w.store = fencedStore{Store: store, w: w}
+	sess, err := session.NewSessionizer(cfg.Session, w.store, log, reg)
 	if err != nil {
 		return nil, err
 	}
-	return &Worker{cfg: cfg, store: store, log: log, m: newMetrics(reg), sess: sess, policy: retry.Default, now: time.Now, hwm: map[int32]int64{}}, nil
+	w.sess = sess
+	return w, nil
 }
 
 // Assigned restores the sessions of newly assigned partitions.
 func (w *Worker) Assigned(ctx context.Context, parts []int32) {
 	w.log.Info("partitions assigned", zap.Int32s("partitions", parts))
-	if err := w.sess.Assign(ctx, parts); err != nil {
+	w.mu.Lock()
+	for _, p := range parts {
+		w.parts[p] = true
+		delete(w.fenced, p)
+	}
+	w.m.assigned.Set(float64(len(w.parts)))
+	w.mu.Unlock()
+	err := w.sess.Assign(ctx, parts)
+	switch {
+	case errors.Is(err, ErrLostGeneration):
+		// The group moved on while this worker restored (a retraction was fenced): these
+		// partitions, like the others, are someone else's now.
+		lost := w.fenceAll()
+		w.log.Warn("the group moved on without this worker while it restored partitions; they are left to their new owners",
+			zap.Int32s("partitions", lost), zap.Error(err))
+	case err != nil:
 		// The partitions stay without state; Apply refuses their records, so the worker
 		// stops instead of sessionizing from scratch.
 		w.log.Error("restoring assigned partitions failed", zap.Error(err))
@@ -141,12 +175,20 @@ func (w *Worker) Assigned(ctx context.Context, parts []int32) {
 // Revoked forgets partitions that moved away (or were lost with the group generation).
 func (w *Worker) Revoked(_ context.Context, parts []int32) {
 	w.log.Info("partitions revoked", zap.Int32s("partitions", parts))
+	w.mu.Lock()
+	for _, p := range parts {
+		delete(w.parts, p)
+		delete(w.fenced, p)
+	}
+	w.m.assigned.Set(float64(len(w.parts)))
+	w.mu.Unlock()
 	w.sess.Revoke(parts)
 }
 
 // Run consumes from c until ctx is cancelled, then finishes the batch in hand and returns;
 // the caller closes c (leaving the group). Dead letters go to dlq.
 func (w *Worker) Run(ctx context.Context, c Consumer, dlq DeadLetterProducer) error {
+	w.member.Store(&c)
 	// A consumer that blocks rebalances cannot leave its group until they are allowed;
 	// nothing uncommitted is committed on the way out.
 	defer c.AllowRebalance()
@@ -221,6 +263,14 @@ func (w *Worker) collect(ctx context.Context, c Consumer) ([]Record, error) {
 // commits.
 func (w *Worker) process(ctx context.Context, c Consumer, dlq DeadLetterProducer, recs []Record) error {
 	start := w.now()
+	recs, dropped := w.withoutFenced(recs)
+	if dropped > 0 {
+		w.m.dropped.Add(float64(dropped))
+		w.log.Debug("dropped records of partitions lost with the group membership", zap.Int("records", dropped))
+		if len(recs) == 0 {
+			return nil
+		}
+	}
 	evs := make([]RawEvent, 0, len(recs))
 	var dead []DeadLetter
 	var newest time.Time
@@ -240,6 +290,10 @@ func (w *Worker) process(ctx context.Context, c Consumer, dlq DeadLetterProducer
 	w.m.records.Add(float64(len(recs)))
 
 	rejected, err := w.storeBatch(ctx, evs)
+	if errors.Is(err, ErrLostGeneration) {
+		w.dropFenced(len(recs), err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -255,7 +309,11 @@ func (w *Worker) process(ctx context.Context, c Consumer, dlq DeadLetterProducer
 	if err := w.notify(ctx, evs); err != nil {
 		return err
 	}
-	if err := w.commit(ctx, c, len(recs)); err != nil {
+	if dropped > 0 {
+		// A commit covers every record polled, the dropped ones too, and those are their new
+		// owners' to commit. What this batch stored is rewritten the same on redelivery.
+		w.log.Warn("batch stored but not committed: it came with records of lost partitions", zap.Int("records", len(recs)))
+	} else if err := w.commit(ctx, c, len(recs)); err != nil {
 		return err
 	}
 	w.sess.Evict()

@@ -46,7 +46,11 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, err
 	mux := http.NewServeMux()
 	admin.Register(mux)
 	mux.Handle("/", h)
-	srv, _, err := service.HTTPServer("api", cfg.Addr, mux, log)
+	// On SIGTERM: /readyz turns 503, the server serves on for DrainDelay (keep-alive off),
+	// then refuses connections and answers the requests in flight, each after its broker
+	// acknowledgement or, if the broker is slow, with 503 before the server's own deadline.
+	srv, _, err := service.HTTPServer("api", cfg.Addr, mux, log,
+		service.DrainReadiness(admin), service.DrainDelay(cfg.DrainDelay), service.AnswerBy(h.Drain))
 	if err != nil {
 		cl.Close()
 		return nil, err

@@ -30,6 +30,9 @@ type Config struct {
 	MaxInflightBytes int
 	RateLimit        int
 	PublishTimeout   time.Duration
+	// DrainDelay is how long the gateway keeps serving, with /readyz at 503, after SIGTERM
+	// before it stops accepting connections.
+	DrainDelay time.Duration
 }
 
 // Flags defines every flag of the gateway on c.
@@ -44,6 +47,7 @@ func (c *Config) Flags() *service.Flags {
 	f.Int(&c.MaxInflightBytes, "max-inflight-bytes", "GATEWAY_MAX_INFLIGHT_BYTES", ingest.DefaultMaxInflightBytes, "memory bound for requests in flight (503 above); at least twice -max-body-bytes")
 	f.Int(&c.RateLimit, "rate-limit", "GATEWAY_RATE_LIMIT", 0, "events per second per write key (0: unlimited)")
 	f.Duration(&c.PublishTimeout, "publish-timeout", "GATEWAY_PUBLISH_TIMEOUT", ingest.DefaultPublishTimeout, "longest wait for broker acknowledgements before 503")
+	f.Duration(&c.DrainDelay, "drain-delay", "GATEWAY_DRAIN_DELAY", 0, "on SIGTERM, keep serving this long with /readyz at 503 (keep-alive off) before refusing connections: the time a load balancer needs to see /readyz fail (at most "+service.MaxDrainDelay.String()+")")
 	c.Common.Register(f, "dev mode: console logs, topics with replication 1, and -write-key is accepted when no write keys are configured")
 	return f
 }
@@ -53,6 +57,10 @@ func (c Config) Validate() error {
 	errs := []error{c.Common.Validate(), c.Kafka.Validate()}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, service.FieldValue("gateway.addr", c.Addr, "not host:port (or :port)"))
+	}
+	if c.DrainDelay < 0 || c.DrainDelay > service.MaxDrainDelay {
+		// The rest of the shutdown deadline is for the requests accepted last.
+		errs = append(errs, service.FieldValue("gateway.drain_delay", c.DrainDelay, "must be in [0, %s]", service.MaxDrainDelay))
 	}
 	keys, err := c.keys()
 	if err != nil {

@@ -62,6 +62,8 @@ func TestValidate(t *testing.T) {
 			want: []string{"kafka.brokers: must not be empty", "topic.partitions", "topic.replication", "gateway.addr \"nope\"",
 				"gateway.write_keys: ", "ingest: MaxBodyBytes", "ingest: RateLimit", "log.level \"loud\""},
 		},
+		{name: "drain delay", args: []string{"-dev", "-drain-delay", "5s"}},
+		{name: "drain delay past the shutdown deadline", args: []string{"-dev", "-drain-delay", "6s"}, want: []string{"gateway.drain_delay 6s: must be in [0, 5s]"}},
 		{name: "broker without port", args: []string{"-dev", "-kafka-brokers", "kafka"}, want: []string{`kafka.brokers "kafka": not host:port`}},
 		{name: "in-flight below two bodies", args: []string{"-dev", "-max-body-bytes", "1000", "-max-inflight-bytes", "1500"}, want: []string{"ingest: MaxInflightBytes"}},
 		{name: "key file with the old account separator", env: []string{"WRITE_KEYS_FILE=" + keyFile},

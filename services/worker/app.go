@@ -46,7 +46,8 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, err
 	closeAll := func() { cons.Close(); notifier.Close(); conn.Close() }
 	admin.AddCheck("kafka", cons.Ping)
 	admin.AddCheck("clickhouse", store.Ping)
-	srv, _, err := service.HTTPServer("admin", cfg.AdminAddr, admin.Mux(), log)
+	// /readyz turns 503 as soon as the worker begins to shut down.
+	srv, _, err := service.HTTPServer("admin", cfg.AdminAddr, admin.Mux(), log, service.DrainReadiness(admin))
 	if err != nil {
 		closeAll()
 		return nil, err

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,21 +103,34 @@ func TestHTTPToClickHouse(t *testing.T) {
 }
 
 // load sends batches of events and retries each batch until it gets a 2xx, as a client with
-// retries would. Every batch reuses its event ids on retry.
+// retries would. Every batch reuses its event ids on retry. Given several gateways it
+// spreads the batches over them and sends each retry to the next one, as a client with a
+// list of gateways (or a load balancer in front of them) does.
+//
+// It retries 503, 429 and the connection errors of a gateway that is stopping or restarting
+// (connErrKind); any other status or error fails the test.
 type load struct {
-	url, key  string
+	urls      []string
+	key       string
+	client    *http.Client
 	accounts  int
 	users     int
 	mu        sync.Mutex
 	sent      []event.Input // events of batches answered 2xx
 	statuses  map[int]int
+	connErrs  map[string]int // connection errors by connErrKind
+	accepted  map[string]int // batches answered 2xx, by URL
 	batches   atomic.Int64
 	stopAfter atomic.Int64  // stop after this many batches (0: no limit)
 	pause     time.Duration // between two batches of one sender (0: none)
 }
 
 func newLoad(url, key string) *load {
-	return &load{url: url, key: key, accounts: 20, users: 5, statuses: map[int]int{}}
+	return &load{urls: []string{url}, key: key, accounts: 20, users: 5, statuses: map[int]int{}, connErrs: map[string]int{},
+		accepted: map[string]int{},
+		// Its own pool, with an idle connection kept per sender: a gateway that stops has
+		// keep-alive connections to close, as it would in production.
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: time.Minute}}
 }
 
 func (l *load) batch(worker, n int) []event.Input {
@@ -137,7 +153,8 @@ func (l *load) batch(worker, n int) []event.Input {
 	return evs
 }
 
-// run sends from workers goroutines until ctx ends or stopAfter batches were sent.
+// run sends from workers goroutines until ctx ends or stopAfter batches were sent. A batch
+// in hand is always finished, so that every event that reached the broker is in l.sent.
 func (l *load) run(ctx context.Context, t *testing.T, workers int) {
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -156,20 +173,30 @@ func (l *load) run(ctx context.Context, t *testing.T, workers int) {
 				}
 				evs := l.batch(w, n)
 				body, _ := json.Marshal(evs)
-				for {
-					code := l.send(body)
+				for try := 0; ; try++ {
+					url := l.urls[(w+n+try)%len(l.urls)]
+					code, err := l.send(url, body)
 					l.mu.Lock()
-					l.statuses[code]++
+					if err != nil {
+						l.connErrs[connErrKind(err)]++
+					} else {
+						l.statuses[code]++
+					}
 					l.mu.Unlock()
 					if code == 200 {
 						l.mu.Lock()
 						l.sent = append(l.sent, evs...)
+						l.accepted[url]++
 						l.mu.Unlock()
 						l.batches.Add(1)
 						break
 					}
-					if code != 503 && code != 0 && code != 429 {
-						t.Errorf("unexpected status %d", code)
+					if err != nil && connErrKind(err) == "" {
+						t.Errorf("POST %s: unexpected error %v", url, err)
+						return
+					}
+					if err == nil && code != 503 && code != 429 {
+						t.Errorf("POST %s: unexpected status %d", url, code)
 						return
 					}
 					time.Sleep(100 * time.Millisecond) // Retry-After would say 1-2 s; tests are impatient
@@ -180,17 +207,52 @@ func (l *load) run(ctx context.Context, t *testing.T, workers int) {
 	wg.Wait()
 }
 
-func (l *load) send(body []byte) int {
-	req, _ := http.NewRequest(http.MethodPost, l.url, bytes.NewReader(body))
+// send posts one batch and returns the status, or the error when there was no answer.
+func (l *load) send(url string, body []byte) (int, error) {
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+l.key)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := l.client.Do(req)
 	if err != nil {
-		return 0
+		return 0, err
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, nil
+}
+
+// acceptedBy returns how many batches url answered with 2xx.
+func (l *load) acceptedBy(url string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.accepted[url]
+}
+
+// connErrKind names an error a client must expect from a gateway that is down, stopping or
+// restarting, and retry: the port is closed (refused), or a keep-alive connection was closed
+// under a request the gateway had not read (reset, EOF, closed idle connection). Any other
+// error is "", which the load treats as a failure.
+func connErrKind(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EPIPE):
+		return "broken pipe"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "EOF"
+	case errors.Is(err, net.ErrClosed):
+		// The client's own reader saw the server close the connection while its writer was
+		// sending the request on it.
+		return "closed connection"
+	case strings.Contains(err.Error(), "server closed idle connection"):
+		// net/http's own error for a pooled connection the server closed first.
+		return "server closed idle connection"
+	}
+	return ""
 }
 
 // expectExactlyOnce checks that ClickHouse holds every accepted event once and sessions equal

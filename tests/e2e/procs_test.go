@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,6 +63,40 @@ func (p proc) kill(t *testing.T) {
 	p.Kill()
 }
 
+// stop sends SIGTERM and requires a graceful exit: within 15 s, with status 0.
+func (p proc) stop(t *testing.T) {
+	t.Helper()
+	if !p.Stop() {
+		t.Fatalf("%s did not stop within 15s of SIGTERM:\n%s", p.Name, p.Output())
+	}
+	if err := p.ExitErr(); err != nil {
+		t.Fatalf("%s exited with %v after SIGTERM:\n%s", p.Name, err, p.Output())
+	}
+}
+
+// exited waits until a process that was sent SIGTERM has exited, and requires that it exited
+// within 15 s with status 0.
+func (p proc) exited(t *testing.T) {
+	t.Helper()
+	testenv.Eventually(t, 15*time.Second, func() error {
+		if done, _ := p.Exited(); !done {
+			return fmt.Errorf("%s still running", p.Name)
+		}
+		return nil
+	})
+	if err := p.ExitErr(); err != nil {
+		t.Fatalf("%s exited with %v after SIGTERM:\n%s", p.Name, err, p.Output())
+	}
+}
+
+// signal sends sig (SIGSTOP, SIGCONT) to the process.
+func (p proc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // anyPort lets the kernel pick a service's port; process.Proc.Addr reads it back from the
 // service's log, so no port is picked here and bound there, with a window for others to
 // take it.
@@ -116,6 +151,8 @@ func (e *env) broker(t *testing.T) proc {
 	return p
 }
 
+// gateway starts a gateway; extra environment entries override the defaults (a GATEWAY_ADDR
+// restarts one on the address it had).
 func (e *env) gateway(t *testing.T, extra ...string) proc {
 	t.Helper()
 	p := start(t, "gateway", "api", append([]string{"GATEWAY_ADDR=" + anyPort, "KAFKA_BROKERS=" + e.brokerAddr,
@@ -124,14 +161,15 @@ func (e *env) gateway(t *testing.T, extra ...string) proc {
 	return p
 }
 
-func (e *env) worker(t *testing.T) proc {
+// worker starts a worker; extra environment entries override the defaults.
+func (e *env) worker(t *testing.T, extra ...string) proc {
 	t.Helper()
 	env := []string{"WORKER_ADMIN_ADDR=" + anyPort, "KAFKA_BROKERS=" + e.brokerAddr,
 		"CLICKHOUSE_ADDR=" + e.chAddr, "CLICKHOUSE_DATABASE=" + e.chDatabase, "WORKER_FLUSH_INTERVAL=200ms"}
 	if e.chCluster != "" {
 		env = append(env, "CLICKHOUSE_CLUSTER="+e.chCluster, "CLICKHOUSE_ZOOKEEPER="+e.chZooKeeper)
 	}
-	return start(t, "worker", "admin", env...)
+	return start(t, "worker", "admin", append(env, extra...)...)
 }
 
 func count(ctx context.Context, t *testing.T, q func(context.Context, string, ...any) (uint64, error), query string, args ...any) uint64 {

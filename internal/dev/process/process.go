@@ -184,6 +184,23 @@ func (p *Proc) Stop() bool {
 	}
 }
 
+// Signal sends sig to the process. SIGSTOP and SIGCONT freeze and thaw it, as a long
+// garbage-collection pause, a VM migration or a debugger would: it keeps its connections
+// and its memory but answers nothing meanwhile.
+func (p *Proc) Signal(sig syscall.Signal) error {
+	if err := syscall.Kill(p.pid, sig); err != nil {
+		return fmt.Errorf("sending %v to %s (pid %d): %w", sig, p.Name, p.pid, err)
+	}
+	return nil
+}
+
+// ExitErr waits for the process to exit and returns how it did: nil for exit status 0, else
+// the *exec.ExitError. Call it after Stop or Kill, or once Exited reports true.
+func (p *Proc) ExitErr() error {
+	<-p.done
+	return p.err
+}
+
 // Kill sends SIGKILL and waits for the process to exit: no shutdown code runs, as after a
 // crash or an OOM kill.
 func (p *Proc) Kill() {

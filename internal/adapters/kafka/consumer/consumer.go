@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/engage-oss/engage/internal/adapters/kafka"
 	"github.com/engage-oss/engage/internal/topics"
@@ -20,6 +21,7 @@ import (
 // Consumer is a franz-go client in the worker's consumer group.
 type Consumer struct {
 	cl       *kgo.Client
+	group    string
 	topic    string
 	dlqTopic string
 }
@@ -36,7 +38,7 @@ func New(cfg worker.Config, clientOpts []kgo.Opt, l worker.PartitionListener) (*
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Consumer{topic: cfg.Topic, dlqTopic: cfg.DLQTopic}
+	c := &Consumer{group: cfg.Group, topic: cfg.Topic, dlqTopic: cfg.DLQTopic}
 	revoked := func(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
 		l.Revoked(ctx, parts[c.topic])
 	}
@@ -119,6 +121,36 @@ func (c *Consumer) CommitPolled(ctx context.Context) error {
 func lostGeneration(err error) bool {
 	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) ||
 		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
+}
+
+// CheckMembership implements worker.Consumer with a Heartbeat request of its own: the group
+// coordinator answers it with the group's current view of this member id and generation, the
+// ones the client holds. While the worker holds a batch the client cannot change them, since
+// with BlockRebalanceOnPoll its rejoin, like its partitions-lost callback, waits for
+// AllowRebalance. So no error, or REBALANCE_IN_PROGRESS (a rebalance is waiting for this
+// member, and no partition moves before it rejoins or is removed), means the partitions of
+// the batch are still this member's; UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION mean that the
+// group moved on without it. The heartbeat also restarts the member's session timer, as the
+// client's own heartbeats do.
+func (c *Consumer) CheckMembership(ctx context.Context) error {
+	member, gen := c.cl.GroupMetadata()
+	if member == "" || gen < 0 {
+		return fmt.Errorf("%w: not a member of group %s", worker.ErrLostGeneration, c.group)
+	}
+	req := kmsg.NewPtrHeartbeatRequest()
+	req.Group, req.MemberID, req.Generation = c.group, member, gen
+	resp, err := req.RequestWith(ctx, c.cl)
+	if err != nil {
+		return fmt.Errorf("heartbeat to the coordinator of group %s: %w", c.group, err)
+	}
+	switch err := kerr.ErrorForCode(resp.ErrorCode); {
+	case err == nil, errors.Is(err, kerr.RebalanceInProgress):
+		return nil
+	case errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.FencedInstanceID):
+		return fmt.Errorf("%w: member %s of generation %d in group %s: %w", worker.ErrLostGeneration, member, gen, c.group, err)
+	default:
+		return fmt.Errorf("heartbeat to the coordinator of group %s: %w", c.group, err)
+	}
 }
 
 // AllowRebalance implements worker.Consumer.

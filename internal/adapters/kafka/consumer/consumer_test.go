@@ -304,3 +304,83 @@ func TestProduceDeadLetters(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckMembership follows one member through what CheckMembership must tell apart: in
+// the group; a rebalance waiting for it while it holds polled records (still its
+// partitions); removed because it blocked the rebalance past the rebalance timeout, as a
+// worker waiting out a ClickHouse outage with a batch in hand does (the group moved on,
+// although its client, blocked, still holds the old membership); and back in the group once
+// it allows the rebalance.
+func TestCheckMembership(t *testing.T) {
+	_, brokers := testenv.Kafka(t, kfake.SeedTopics(1, topics.Events, topics.EventsDLQ), kfake.GroupMinSessionTimeout(time.Second))
+	produce(t, brokers, 0, 3)
+	cfg := worker.DefaultConfig()
+	cfg.Group = "g-membership"
+	cfg.GroupSessionTimeout = time.Second // and a rebalance timeout of 2 s
+	a := newConsumer(t, brokers, cfg, listener{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for got := 0; got < 3; {
+		f, err := a.Poll(ctx, 10)
+		if err != nil || ctx.Err() != nil {
+			t.Fatalf("polled %d of 3 records: %v %v", got, err, ctx.Err())
+		}
+		got += len(f.Records)
+	}
+	if err := a.CheckMembership(ctx); err != nil {
+		t.Fatalf("member holding records: %v", err)
+	}
+
+	adm := kadm.NewClient(newClient(t, brokers))
+	state := func() string {
+		gs, err := adm.DescribeGroups(ctx, cfg.Group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gs[cfg.Group].State
+	}
+	cfg.Name = "b"
+	newConsumer(t, brokers, cfg, listener{}) // joins: a rebalance that waits for a
+	testenv.EventuallyEvery(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if s := state(); s != "PreparingRebalance" {
+			return fmt.Errorf("group state %s, want PreparingRebalance", s)
+		}
+		return nil
+	})
+	if err := a.CheckMembership(ctx); err != nil {
+		t.Fatalf("member awaited by a rebalance: %v, want nil (no partition moves before it rejoins)", err)
+	}
+
+	testenv.Eventually(t, 10*time.Second, func() error {
+		err := a.CheckMembership(ctx)
+		if err == nil {
+			return errors.New("still a member past the rebalance timeout")
+		}
+		if !errors.Is(err, worker.ErrLostGeneration) || !errors.Is(err, kerr.UnknownMemberID) {
+			t.Fatalf("removed member: %v, want ErrLostGeneration and UNKNOWN_MEMBER_ID", err)
+		}
+		return nil
+	})
+
+	a.AllowRebalance() // the client now learns it was removed, and rejoins
+	testenv.Eventually(t, 10*time.Second, func() error {
+		// A short poll runs the rebalance callbacks; b holds the one partition now.
+		pctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		if _, err := a.Poll(pctx, 10); err != nil {
+			return err
+		}
+		a.AllowRebalance()
+		return a.CheckMembership(ctx)
+	})
+}
+
+func newClient(t *testing.T, brokers []string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
