@@ -115,7 +115,7 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, err
 	mux := http.NewServeMux()
 	admin.Register(mux)
 	mux.Handle("/", api)
-	srv, _, err := service.HTTPServer("api", cfg.Addr, mux, log)
+	srv, _, err := service.HTTPServer("api", cfg.Addr, mux, log, service.DrainReadiness(admin))
 	if err != nil {
 		closeAll()
 		return nil, err
