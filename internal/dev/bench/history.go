@@ -80,4 +80,3 @@ FROM (SELECT number % ` + itoa(n) + ` AS a, intDiv(number, ` + itoa(n) + `) AS k
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
