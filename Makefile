@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
-SERVICES := broker gateway worker scorer
+SERVICES := broker gateway worker scorer notifier
 TOOLS    := devstack demo bench subscriber
 # Fuzz targets run for FUZZTIME each in `make test`: long enough to catch the shallow panics
 # that a new decoder branch introduces, short enough for CI.

@@ -181,7 +181,7 @@ func composeMatchesServices(t *testing.T, _ string, doc composeFile) {
 	documented := func(name string) bool {
 		return slices.ContainsFunc(docs, func(d string) bool { return strings.Contains(d, "`"+name+"`") })
 	}
-	for _, want := range []string{"gateway", "worker", "scorer"} {
+	for _, want := range []string{"gateway", "worker", "scorer", "notifier"} {
 		if _, ok := doc.Services[want]; !ok {
 			t.Errorf("service %s missing", want)
 		}
@@ -201,7 +201,7 @@ func composeMatchesServices(t *testing.T, _ string, doc composeFile) {
 	if kafkas == 0 || clickhouses == 0 {
 		t.Errorf("%d Kafka and %d ClickHouse services, want at least one of each", kafkas, clickhouses)
 	}
-	for _, name := range []string{"gateway", "worker", "scorer"} {
+	for _, name := range []string{"gateway", "worker", "scorer", "notifier"} {
 		t.Run(name, func(t *testing.T) {
 			svc := doc.Services[name]
 			if df := svc.Build.Dockerfile; df != "deploy/Dockerfile" {

@@ -14,6 +14,9 @@ const (
 	// scorers' consumer group shares its partitions, which is how scorer instances share
 	// the accounts and rescore only those that changed.
 	AccountsChanged = "engagement.accounts.changed"
+	// HealthChangesDLQ holds the health changes the notifier gave up delivering, with the
+	// destination and the last error in headers.
+	HealthChangesDLQ = "engagement.health.changes.dlq"
 )
 
 // Header names written on dead-lettered records.
@@ -21,7 +24,9 @@ const (
 	HeaderDLQReason = "engage-dlq-reason"
 	HeaderDLQSource = "engage-dlq-source" // topic/partition@offset of the original record
 	HeaderDLQWorker = "engage-dlq-worker" // which worker gave up on it
+	// HeaderDLQDestination names the notifier destination that gave up on a health change.
+	HeaderDLQDestination = "engage-dlq-destination"
 )
 
 // All lists every topic engage creates on a fresh cluster.
-var All = []string{Events, EventsDLQ, HealthChanges, AccountsChanged}
+var All = []string{Events, EventsDLQ, HealthChanges, AccountsChanged, HealthChangesDLQ}

@@ -23,7 +23,7 @@ var layers = []struct {
 	may      []string
 }{
 	{"domain", []string{"internal/event", "internal/jsonscan", "internal/session", "internal/health", "internal/topics", "internal/retry"}, []string{"domain", "files"}},
-	{"use case", []string{"internal/ingest", "internal/worker", "internal/scorer"}, []string{"domain", "use case", "files"}},
+	{"use case", []string{"internal/ingest", "internal/worker", "internal/scorer", "internal/notify"}, []string{"domain", "use case", "files"}},
 	{"adapter", []string{"internal/adapters"}, []string{"domain", "use case", "adapter", "files"}},
 	{"wiring", []string{"internal/service", "services/"}, []string{"domain", "use case", "adapter", "wiring", "dev", "files"}},
 	{"public", []string{"pkg/"}, []string{"domain", "public", "files"}},

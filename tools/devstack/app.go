@@ -27,13 +27,14 @@ type config struct {
 
 // Ports of the dev stack, as the README's quick start lists them.
 const (
-	brokerAddr  = "127.0.0.1:9092"
-	chTCPPort   = 9000
-	chHTTPPort  = 8123
-	gatewayAddr = "127.0.0.1:8080"
-	workerAdmin = "127.0.0.1:8081"
-	scorerAddr  = "127.0.0.1:8082"
-	brokerAdmin = "127.0.0.1:8084"
+	brokerAddr    = "127.0.0.1:9092"
+	chTCPPort     = 9000
+	chHTTPPort    = 8123
+	gatewayAddr   = "127.0.0.1:8080"
+	workerAdmin   = "127.0.0.1:8081"
+	scorerAddr    = "127.0.0.1:8082"
+	notifierAdmin = "127.0.0.1:8087"
+	brokerAdmin   = "127.0.0.1:8084"
 )
 
 type chMember struct{ *clickhouseserver.Server }
@@ -70,6 +71,9 @@ func (c config) stack() *devstack.Stack {
 	)
 	if _, err := os.Stat(filepath.Join(c.binDir, "scorer")); err == nil {
 		steps = append(steps, c.proc("scorer", scorerAddr, append(common, "SCORER_ADDR="+scorerAddr)))
+	}
+	if _, err := os.Stat(filepath.Join(c.binDir, "notifier")); err == nil {
+		steps = append(steps, c.proc("notifier", notifierAdmin, append(common, "NOTIFIER_ADMIN_ADDR="+notifierAdmin)))
 	}
 	steps = append(steps, c.proc("gateway", gatewayAddr, append(common, "GATEWAY_ADDR="+gatewayAddr, "WRITE_KEY="+c.writeKey)))
 	return &devstack.Stack{Steps: steps, OnReady: func() { c.banner(chAddr, "") }}
@@ -139,6 +143,7 @@ func (c config) clusterStack() *devstack.Stack {
 		c.procAs("worker-2", "worker", worker2Admin, append(common, "WORKER_ADMIN_ADDR="+worker2Admin, "WORKER_NAME=worker-2")),
 		c.procAs("scorer-1", "scorer", scorerAddr, append(common, "SCORER_ADDR="+scorerAddr)),
 		c.procAs("scorer-2", "scorer", scorer2Addr, append(common, "SCORER_ADDR="+scorer2Addr)),
+		c.proc("notifier", notifierAdmin, append(common, "NOTIFIER_ADMIN_ADDR="+notifierAdmin)),
 		c.proc("gateway", gatewayAddr, append(common, "GATEWAY_ADDR="+gatewayAddr, "WRITE_KEY="+c.writeKey)),
 	)
 	topology := fmt.Sprintf("cluster %s: 2 shards × 2 replicas on :9000 :9010 :9020 :9030, ZooKeeper %s; Kafka: %d brokers on %s;\n  "+
