@@ -52,6 +52,9 @@ type Destination struct {
 	MaxAge Duration `yaml:"max_age"`
 	// Timeout bounds one request (default 10 s).
 	Timeout Duration `yaml:"timeout"`
+	// RetryMax caps the wait between two attempts of a change (default 5 min); the waits
+	// grow from 1 s, doubling, with jitter, and a Retry-After can ask for more.
+	RetryMax Duration `yaml:"retry_max"`
 	// Concurrency is how many accounts are delivered to at once (default 4); one account's
 	// changes are always delivered one after the other, in order.
 	Concurrency int `yaml:"concurrency"`
@@ -134,6 +137,12 @@ func ParseConfig(b []byte) (Config, error) {
 		if d.Timeout < Duration(10*time.Millisecond) || d.Timeout > Duration(5*time.Minute) {
 			field("timeout", "%s: must be between 10ms and 5m", time.Duration(d.Timeout))
 		}
+		if d.RetryMax == 0 {
+			d.RetryMax = Duration(DefaultBackoff.Max)
+		}
+		if d.RetryMax < Duration(time.Second) {
+			field("retry_max", "%s: must be at least 1s", time.Duration(d.RetryMax))
+		}
 		if d.Concurrency == 0 {
 			d.Concurrency = DefaultConcurrency
 		}
@@ -160,7 +169,7 @@ func (c Config) Find(name string) (Destination, bool) {
 func (d Destination) Equal(o Destination) bool {
 	return d.Name == o.Name && d.URL == o.URL && d.Secret == o.Secret && d.Format == o.Format &&
 		slices.Equal(d.Bands, o.Bands) && slices.Equal(d.Plans, o.Plans) && d.MaxAge == o.MaxAge &&
-		d.Timeout == o.Timeout && d.Concurrency == o.Concurrency
+		d.Timeout == o.Timeout && d.RetryMax == o.RetryMax && d.Concurrency == o.Concurrency
 }
 
 // ConfigFile is a configuration file that is reloaded when it changes and on SIGHUP. A file

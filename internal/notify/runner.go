@@ -140,6 +140,9 @@ func (t *tracker) finish(o int64) {
 func NewRunner(d Destination, cfg RunnerConfig, feed Feed, tr Transport, dlq DeadLetters, logs DeliveryLog, m *Metrics, log *zap.Logger) *Runner {
 	if cfg.Backoff.Initial == 0 {
 		cfg.Backoff = DefaultBackoff
+		if d.RetryMax > 0 {
+			cfg.Backoff.Max = time.Duration(d.RetryMax)
+		}
 	}
 	if cfg.MaxPending == 0 {
 		cfg.MaxPending = 10_000

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -20,6 +21,7 @@ type Supervisor struct {
 
 	mu      sync.Mutex
 	ctx     context.Context
+	cfg     Config
 	running map[string]*running
 }
 
@@ -55,7 +57,19 @@ func (s *Supervisor) Run(ctx context.Context, cfg Config) error {
 	s.ctx = ctx
 	s.mu.Unlock()
 	s.Apply(cfg)
-	<-ctx.Done()
+	// A destination that could not start (the broker away) is tried again.
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+			s.mu.Lock()
+			c := s.cfg
+			s.mu.Unlock()
+			s.Apply(c)
+		}
+	}
 	s.mu.Lock()
 	var waits []chan struct{}
 	for name, r := range s.running {
@@ -77,6 +91,7 @@ func (s *Supervisor) Apply(cfg Config) {
 	if s.ctx == nil || s.ctx.Err() != nil {
 		return
 	}
+	s.cfg = cfg
 	want := map[string]Destination{}
 	for _, d := range cfg.Destinations {
 		want[d.Name] = d
@@ -129,6 +144,11 @@ func (s *Supervisor) start(d Destination) error {
 func (s *Supervisor) Ready() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, d := range s.cfg.Destinations {
+		if s.running[d.Name] == nil {
+			return fmt.Errorf("destination %s: not started (see the log)", d.Name)
+		}
+	}
 	for name, r := range s.running {
 		if f, ok := r.feed.(interface{ Ready() bool }); ok && !f.Ready() {
 			return fmt.Errorf("destination %s: its consumer group has not assigned partitions yet", name)

@@ -32,6 +32,9 @@ import (
 type Component struct {
 	Name string
 	Run  func(ctx context.Context) error
+	// Finite marks a one-off task (a replay): when it returns nil the service has done its
+	// job and stops cleanly, where any other component returning is a failure.
+	Finite bool
 }
 
 // ShutdownTimeout bounds how long Run waits for components after the first one stops.
@@ -73,10 +76,13 @@ func Run(ctx context.Context, log *zap.Logger, comps ...Component) error {
 	case <-ctx.Done():
 		log.Info("shutting down", zap.String("cause", context.Cause(ctx).Error()))
 	case r := <-results:
-		if r.err != nil && !errors.Is(r.err, context.Canceled) {
+		switch {
+		case r.err != nil && !errors.Is(r.err, context.Canceled):
 			first = fmt.Errorf("%s: %w", comps[r.idx].Name, r.err)
 			log.Error("component failed, shutting down", zap.String("component", comps[r.idx].Name), zap.Error(r.err))
-		} else {
+		case r.err == nil && comps[r.idx].Finite:
+			log.Info("done, shutting down", zap.String("component", comps[r.idx].Name))
+		default:
 			first = fmt.Errorf("%s stopped unexpectedly", comps[r.idx].Name)
 			log.Error("component stopped unexpectedly, shutting down", zap.String("component", comps[r.idx].Name))
 		}

@@ -56,7 +56,7 @@ func newApp(ctx context.Context, cfg Config, log *zap.Logger) (*service.App, err
 
 	sup := notify.NewSupervisor(notify.RunnerDeps{
 		Open: func(d notify.Destination) (notify.Feed, func(), error) {
-			f, err := notifyfeed.NewFeed(kafka.ClientOpts(cfg.Kafka.Brokers, "engage-notifier", log), cfg.Group+"."+d.Name, topics.HealthChanges, log)
+			f, err := notifyfeed.NewFeed(ctx, kafka.ClientOpts(cfg.Kafka.Brokers, "engage-notifier", log), cfg.Group+"."+d.Name, topics.HealthChanges, log)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -117,7 +117,7 @@ func replayApp(ctx context.Context, cfg Config, file notify.Config, sender *noti
 	go func() { defer close(logDone); _ = logs.Run(lctx) }()
 	log.Info("replaying", zap.String("destination", d.Name), zap.Time("since", since))
 	return &service.App{
-		Components: []service.Component{{Name: "replay", Run: func(ctx context.Context) error {
+		Components: []service.Component{{Name: "replay", Finite: true, Run: func(ctx context.Context) error {
 			err := runner.Run(ctx)
 			logs.Flush(ctx)
 			if err != nil {

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	if err := process.Build(context.Background(), "../..", dir, "broker", "gateway", "worker", "scorer"); err != nil {
+	if err := process.Build(context.Background(), "../..", dir, "broker", "gateway", "worker", "scorer", "notifier"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -8,8 +8,8 @@
 //     one is never delivered.
 //   - A destination's group starts where the topic ends when it is new (a destination added
 //     today does not receive last year's changes; `notifier -replay` does that), and that
-//     starting point is committed as soon as the partitions are assigned, so a crash before
-//     the first delivery does not move it past changes published meanwhile.
+//     starting point is committed before the group is joined, so a crash before the first
+//     delivery does not move it past changes published meanwhile.
 package notifyfeed
 
 import (
@@ -42,10 +42,20 @@ type Feed struct {
 	assigned atomic.Bool
 }
 
-// NewFeed joins group on topic with a client built from opts (kafka.ClientOpts).
-func NewFeed(opts []kgo.Opt, group, topic string, log *zap.Logger) (*Feed, error) {
+// SessionTimeout is how long a notifier that died stays in its groups before another
+// instance (or its restart) takes the partitions: short, so that a restarted notifier
+// resumes within seconds.
+const SessionTimeout = 10 * time.Second
+
+// NewFeed joins group on topic with a client built from opts (kafka.ClientOpts). A group
+// that has no offsets yet (a new destination) first gets the end of the topic committed, so
+// that it starts there and stays there across a crash before its first delivery.
+func NewFeed(ctx context.Context, opts []kgo.Opt, group, topic string, log *zap.Logger) (*Feed, error) {
 	if log == nil {
 		log = zap.NewNop()
+	}
+	if err := startAtEnd(ctx, opts, group, topic); err != nil {
+		return nil, err
 	}
 	f := &Feed{topic: topic, group: group, log: log}
 	opts = append(slices.Clone(opts),
@@ -54,7 +64,9 @@ func NewFeed(opts []kgo.Opt, group, topic string, log *zap.Logger) (*Feed, error
 		kgo.DisableAutoCommit(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
-		kgo.OnPartitionsAssigned(f.assignedParts),
+		kgo.SessionTimeout(SessionTimeout),
+		kgo.HeartbeatInterval(time.Second),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { f.assigned.Store(true) }),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -64,47 +76,43 @@ func NewFeed(opts []kgo.Opt, group, topic string, log *zap.Logger) (*Feed, error
 	return f, nil
 }
 
-// assignedParts commits the end of the topic for partitions the group has no offset for
-// yet. franz-go fetches the group's offsets after this callback returns, so it starts there.
-func (f *Feed) assignedParts(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
-	defer f.assigned.Store(true)
-	parts := m[f.topic]
-	if len(parts) == 0 {
-		return
+// startAtEnd commits the last stable offsets of topic for group when the group has no
+// offsets at all. It is done before joining, with an admin commit that the coordinator
+// accepts only while the group has no members, so it never moves a running group.
+func startAtEnd(ctx context.Context, opts []kgo.Opt, group, topic string) error {
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("creating a client for group %s: %w", group, err)
 	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	adm := kadm.NewClient(cl)
-	committed, err := adm.FetchOffsets(ctx, f.group)
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) { // some brokers answer that for a new group
+		return fmt.Errorf("reading the offsets of group %s: %w", group, err)
+	}
+	if len(committed) > 0 {
+		return nil
+	}
+	ends, err := adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
-		f.log.Warn("reading the group's offsets", zap.Error(err))
-		return
+		return fmt.Errorf("reading the end of %s: %w", topic, err)
 	}
-	ends, err := adm.ListCommittedOffsets(ctx, f.topic)
-	if err != nil {
-		f.log.Warn("reading the end of the topic", zap.Error(err))
-		return
-	}
-	start := map[string]map[int32]kgo.EpochOffset{}
-	for _, p := range parts {
-		if _, ok := committed.Lookup(f.topic, p); ok {
-			continue
-		}
-		end, ok := ends.Lookup(f.topic, p)
-		if !ok || end.Err != nil {
-			continue
-		}
-		if start[f.topic] == nil {
-			start[f.topic] = map[int32]kgo.EpochOffset{}
-		}
-		start[f.topic][p] = kgo.EpochOffset{Epoch: -1, Offset: end.Offset}
-	}
-	if len(start) == 0 {
-		return
-	}
-	cl.CommitOffsetsSync(ctx, start, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
-		if err != nil {
-			f.log.Warn("committing the starting offsets of a new destination", zap.Error(err))
+	start := kadm.Offsets{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			start.Add(kadm.Offset{Topic: topic, Partition: o.Partition, At: o.Offset, LeaderEpoch: -1})
 		}
 	})
+	resp, err := adm.CommitOffsets(ctx, group, start)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("committing the starting offsets of group %s: %w", group, err)
+	}
+	return nil
 }
 
 // Ready reports whether the group has assigned partitions (or none) once.
