@@ -9,6 +9,13 @@ import (
 // ErrConfig is wrapped by every error of Config.Validate.
 var ErrConfig = errors.New("invalid session config")
 
+// MaxSessionLength caps a session: an event more than this after its session's first event
+// starts a new session, even without a gap longer than SessionTimeout (as PostHog does). It
+// bounds what one user can make the worker hold and restore: a kiosk, a bot or a tab left
+// heartbeating keeps one session open for as long as it runs otherwise. It is not a setting:
+// it is part of the contract of sessions, and at 24 h no session of a person is cut.
+const MaxSessionLength = 24 * time.Hour
+
 // Config holds the sessionization rules. The zero value is not valid: start from
 // DefaultConfig.
 type Config struct {
@@ -74,6 +81,23 @@ func (c Config) FinalBefore(newest int64) int64 {
 // Restores load the sessions that ended within this span, with all their events.
 func (c Config) MutableSpan() int64 {
 	return c.Lateness.Milliseconds() + c.SessionTimeout.Milliseconds()
+}
+
+// FoldCut returns the time before which the events of a user's open session are folded into
+// totals (see Tracker): newest − Lateness − SessionTimeout, rounded down to a multiple of
+// SessionTimeout. No event accepted from then on can land before it, or even next to an event
+// before it (every accepted event has TS ≥ newest − Lateness), so the folded events only
+// matter through the session's totals. Rounding makes the fold advance in steps, one stored
+// Fold per step and user, and makes the cut a function of newest alone, so that a Tracker
+// restored from a Fold folds at the same points as the one that wrote it.
+func (c Config) FoldCut(newest int64) int64 {
+	step := c.SessionTimeout.Milliseconds()
+	h := newest - c.MutableSpan()
+	q := h / step
+	if h%step < 0 {
+		q--
+	}
+	return q * step
 }
 
 // EvictHorizon (ms) is how long after a user's newest event the user is dropped from memory:

@@ -15,6 +15,9 @@
 // For one Key (account, user), over the user's accepted events sorted by (TS, ID):
 //   - A gap longer than SessionTimeout starts a new session; a gap of exactly SessionTimeout
 //     does not.
+//   - An event more than MaxSessionLength (24 h) after its session's first event starts a new
+//     session; an event exactly 24 h after it does not. Sessions shorter than that are
+//     decided by gaps alone.
 //   - Active time is the sum of the gaps between consecutive events of a session that are at
 //     most IdleThreshold (exactly IdleThreshold counts) and do not follow a $hidden event.
 //     A session with one event has 0 ms. Events with equal timestamps are ordered by ID, the
@@ -48,6 +51,18 @@
 //     then on has TS ≥ newest − Lateness, more than SessionTimeout after the session, so it
 //     can neither join it nor precede it. Final sessions are dropped from memory; their rows
 //     are already written.
+//   - Cap: MaxSessionLength is counted from a session's first event, so the cap's cuts are
+//     a left-to-right function of the event set like the gaps. A cut can only move while the
+//     session it ends is young (its first event can move only while it is within Lateness +
+//     SessionTimeout of the newest event, 22 h before any cut), so the identity invariant
+//     holds: a late event after a cut may become the next session's new first event (a
+//     retraction), never take events away from a live ID.
+//   - Bounded memory: the events of an open session before Config.FoldCut(newest) are
+//     folded into totals (count, active time, days, last event), at least minFold at a time,
+//     because no event accepted from then on can land among them or next to them. A user
+//     holds at most the events of the last Lateness + 2·SessionTimeout (plus minFold), 2 h
+//     by default, however long its session. Each fold is emitted (Changes.Folds) for the
+//     store.
 //
 // # Caller protocol
 //
@@ -58,12 +73,15 @@
 //     user's stored, sessionized, non-late events with TS ≥ the Start of the user's earliest
 //     stored session whose End ≥ FinalBefore(newest stored TS of the user); an empty tail for
 //     a user never seen. The tail must begin at a session boundary (the start of a session);
-//     starting at an earlier boundary is always safe, only slower.
+//     starting at an earlier boundary is always safe, only slower. When that session has a
+//     stored Fold, the caller may call RestoreFold(key, fold, tail) instead, with the Fold of
+//     the latest Cut and the events from its Cut.
 //  2. Calls Add for every event of the batch, in offset order, and Flush once per batch.
 //  3. Stores, in this order: the raw events (events_raw, with late set when Add said Late;
 //     the worker's first insert), then the session rows, the day rows, and last the
-//     sessionized events (session_events_raw, what a restore replays; see Rows); and only then
-//     commits the Kafka offsets. With session rows written before the sessionized events they
+//     sessionized events (session_events_raw, what a restore replays; see Rows), then the
+//     Folds (session_folds_raw: a Fold is never stored without the events after its Cut); and
+//     only then commits the Kafka offsets. With session rows written before the sessionized events they
 //     come from, a crash at any point is repaired by restore plus redelivery: a restore sees
 //     the events of the last durable batch at most and retracts the stored sessions those
 //     events do not explain; redelivery re-adds the rest in their original order, so the same
@@ -93,7 +111,8 @@
 //   - Duplicates are the same ID within the Key, whatever their TS: a client retry can be
 //     clock-corrected to a slightly different timestamp. The first accepted copy wins. IDs are
 //     remembered as long as the events are in memory, so a copy arriving after its original's
-//     session became final is reported Late, not Duplicate, when its TS is within
+//     session became final, or its original was folded, is reported Late, not Duplicate, when
+//     its TS is within
 //     SessionTimeout of the original's (always so for a redelivery, and for a retry unless the
 //     client clock jumped); the events view deduplicates it by event_id. A copy further off
 //     than that, arriving that late, would be sessionized as a new event.

@@ -20,8 +20,9 @@ import (
 
 // oracle decides each delivery the way the contract says and keeps every accepted event.
 type oracle struct {
-	cfg   Config
-	users map[Key]*oracleUser
+	cfg    Config
+	maxLen time.Duration // MaxSessionLength, or shorter in tests of the cap
+	users  map[Key]*oracleUser
 }
 
 type oracleUser struct {
@@ -29,7 +30,9 @@ type oracleUser struct {
 	newest   time.Time
 }
 
-func newOracle(cfg Config) *oracle { return &oracle{cfg: cfg, users: map[Key]*oracleUser{}} }
+func newOracle(cfg Config, maxLen time.Duration) *oracle {
+	return &oracle{cfg: cfg, maxLen: maxLen, users: map[Key]*oracleUser{}}
+}
 
 func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
@@ -63,15 +66,16 @@ func (o *oracle) add(k Key, e Event) Outcome {
 func (o *oracle) sessions() map[SessionID]Session {
 	out := map[SessionID]Session{}
 	for k, u := range o.users {
-		for _, s := range oracleSessionize(o.cfg, k, slices.Collect(maps.Values(u.accepted))) {
+		for _, s := range oracleSessionize(o.cfg, o.maxLen, k, slices.Collect(maps.Values(u.accepted))) {
 			out[s.ID] = s
 		}
 	}
 	return out
 }
 
-// oracleSessionize is the rule book applied to one user's event set.
-func oracleSessionize(cfg Config, k Key, evs []Event) []Session {
+// oracleSessionize is the rule book applied to one user's event set; maxLen is
+// MaxSessionLength (shorter in tests of the cap).
+func oracleSessionize(cfg Config, maxLen time.Duration, k Key, evs []Event) []Session {
 	evs = slices.Clone(evs)
 	slices.SortFunc(evs, func(a, b Event) int {
 		return cmp.Or(cmp.Compare(a.TS, b.TS), cmp.Compare(a.ID, b.ID))
@@ -79,7 +83,8 @@ func oracleSessionize(cfg Config, k Key, evs []Event) []Session {
 	var out []Session
 	for len(evs) > 0 {
 		n := 1
-		for n < len(evs) && msTime(evs[n].TS).Sub(msTime(evs[n-1].TS)) <= cfg.SessionTimeout {
+		for n < len(evs) && msTime(evs[n].TS).Sub(msTime(evs[n-1].TS)) <= cfg.SessionTimeout &&
+			msTime(evs[n].TS).Sub(msTime(evs[0].TS)) <= maxLen {
 			n++
 		}
 		out = append(out, oracleSession(cfg, k, evs[:n]))
@@ -187,32 +192,48 @@ type dayKey struct {
 // world is the simulated stream worker and its store. Everything in "durable" survives a
 // crash; the Tracker, pending and uncommitted do not.
 type world struct {
-	tb     testing.TB
-	cfg    Config
-	tr     *Tracker
-	oracle *oracle
+	tb      testing.TB
+	cfg     Config
+	maxLen  time.Duration
+	minFold int // the Tracker's minFold: lowered so that short streams fold
+	tr      *Tracker
+	oracle  *oracle
 
 	// durable
 	stored    map[Key][]Event // events written flagged as sessionized
 	sessions  map[SessionID]Session
 	days      map[dayKey]Day
 	retracted map[SessionID]bool
+	folds     map[Key]Fold // the latest Fold of each user, as stored (encoded and decoded)
 	version   int64
 
 	// lost on crash
 	pending     map[Key][]Event
 	uncommitted []delivery
 
-	restores, evictedUsers int
-	outcomes               [Invalid + 1]int
+	restores, foldRestores, evictedUsers, foldsEmitted int
+	outcomes                                           [Invalid + 1]int
 }
 
-func newWorld(tb testing.TB, cfg Config) *world {
-	return &world{
-		tb: tb, cfg: cfg, tr: NewTracker(cfg), oracle: newOracle(cfg),
+func newWorld(tb testing.TB, cfg Config) *world { return newWorldCap(tb, cfg, MaxSessionLength) }
+
+// newWorldCap is newWorld with sessions capped at maxLen instead of MaxSessionLength, so that
+// tests reach the cap with few events.
+func newWorldCap(tb testing.TB, cfg Config, maxLen time.Duration) *world {
+	w := &world{
+		tb: tb, cfg: cfg, maxLen: maxLen, minFold: minFold, oracle: newOracle(cfg, maxLen),
 		stored: map[Key][]Event{}, sessions: map[SessionID]Session{}, days: map[dayKey]Day{},
-		retracted: map[SessionID]bool{}, pending: map[Key][]Event{},
+		retracted: map[SessionID]bool{}, folds: map[Key]Fold{}, pending: map[Key][]Event{},
 	}
+	w.tr = w.newTracker()
+	return w
+}
+
+func (w *world) newTracker() *Tracker {
+	tr := NewTracker(w.cfg)
+	tr.maxLen = w.maxLen.Milliseconds()
+	tr.minFold = w.minFold
+	return tr
 }
 
 // deliver is one record read from the topic.
@@ -231,21 +252,26 @@ func (w *world) deliver(d delivery) Outcome {
 }
 
 // tail is what the worker loads for Restore: the stored events from the start of the
-// user's earliest session that is not final. whole loads every stored event instead, which
-// must give the same result.
-func (w *world) tail(k Key, whole bool) []Event {
+// user's earliest session that is not final, or, when that session has a stored Fold, the
+// Fold and the events from its Cut. whole loads every stored event instead, which must give
+// the same result.
+func (w *world) tail(k Key, whole bool) (*Fold, []Event) {
 	if len(w.pending[k]) > 0 {
 		w.tb.Fatalf("restoring %v with unflushed events", k)
 	}
 	evs := w.stored[k]
 	if whole || len(evs) == 0 {
-		return slices.Clone(evs)
+		return nil, slices.Clone(evs)
 	}
-	ss := oracleSessionize(w.cfg, k, evs)
+	ss := oracleSessionize(w.cfg, w.maxLen, k, evs)
 	before := w.cfg.FinalBefore(ss[len(ss)-1].End)
 	from := ss[len(ss)-1].Start
 	for i := len(ss) - 1; i >= 0 && ss[i].End >= before; i-- {
 		from = ss[i].Start
+	}
+	var fold *Fold
+	if f, ok := w.folds[k]; ok && f.Start == from {
+		fold, from = &f, f.Cut
 	}
 	var out []Event
 	for _, e := range evs {
@@ -253,12 +279,18 @@ func (w *world) tail(k Key, whole bool) []Event {
 			out = append(out, e)
 		}
 	}
-	return out
+	return fold, out
 }
 
 func (w *world) restore(k Key, whole bool) {
 	w.restores++
-	w.tr.Restore(k, w.tail(k, whole))
+	f, evs := w.tail(k, whole)
+	if f == nil {
+		w.tr.Restore(k, evs)
+		return
+	}
+	w.foldRestores++
+	w.tr.RestoreFold(k, *f, evs)
 }
 
 // flush writes the changes, then the events, then commits the offsets.
@@ -309,6 +341,18 @@ func (w *world) flush(now int64) Changes {
 		w.stored[k] = append(w.stored[k], evs...)
 	}
 	clear(w.pending)
+	for _, f := range ch.Folds {
+		s, ok := w.sessions[f.SessionID()]
+		if !ok || s.Start != f.Start || s.End < f.Cut || s.Events <= f.Events {
+			w.tb.Fatalf("fold %+v of session %+v", f, s)
+		}
+		got, err := DecodeFold(f.Key, f.AppendBinary(nil))
+		if err != nil {
+			w.tb.Fatalf("fold %+v: %v", f, err)
+		}
+		w.folds[f.Key] = got
+		w.foldsEmitted++
+	}
 	w.uncommitted = w.uncommitted[:0]
 	return ch
 }
@@ -320,7 +364,7 @@ func (w *world) crash(eager bool) {
 	replay := slices.Clone(w.uncommitted)
 	w.uncommitted = w.uncommitted[:0]
 	clear(w.pending)
-	w.tr = NewTracker(w.cfg)
+	w.tr = w.newTracker()
 	if eager {
 		for k := range w.stored {
 			w.restore(k, false)

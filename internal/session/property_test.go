@@ -122,9 +122,17 @@ func genStream(rng *rand.Rand, cfg Config, nUsers, perUser int, dense bool) []de
 // every clean user out), crashes with eager or lazy restores, and checks the tables against
 // the oracle at the end.
 func runStream(t *testing.T, cfg Config, seed uint64, nUsers, perUser int, dense bool) *world {
+	return runStreamCap(t, cfg, MaxSessionLength, minFold, seed, nUsers, perUser, dense)
+}
+
+// runStreamCap is runStream with sessions capped at maxLen, and folds of as few as fold
+// events.
+func runStreamCap(t *testing.T, cfg Config, maxLen time.Duration, fold int, seed uint64, nUsers, perUser int, dense bool) *world {
 	rng := rand.New(rand.NewPCG(seed, seed^0x5e55))
 	stream := genStream(rng, cfg, nUsers, perUser, dense)
-	w := newWorld(t, cfg)
+	w := newWorldCap(t, cfg, maxLen)
+	w.minFold = fold
+	w.tr = w.newTracker()
 	now := int64(1_000)
 	var clock int64
 	for i, d := range stream {
@@ -187,6 +195,53 @@ func TestTrackerMatchesOracleLongSessions(t *testing.T) {
 	}
 }
 
+// TestTrackerMatchesOracleCapped is the property test on sessions that reach the length cap
+// (shortened to a few hours so that random streams reach it) and on long open sessions whose
+// oldest events are folded (from 2 events on rather than minFold, so that random streams
+// fold): restores then start from stored Folds, and the tables must still equal the
+// oracle's.
+func TestTrackerMatchesOracleCapped(t *testing.T) {
+	configs := []struct {
+		name   string
+		cfg    Config
+		maxLen time.Duration
+	}{
+		{"defaults, 3h cap", DefaultConfig(), 3 * time.Hour},
+		{"short timeout, 30min cap", Config{SessionTimeout: 5 * time.Minute, IdleThreshold: time.Minute, Lateness: 20 * time.Minute}, 30 * time.Minute},
+		{"no lateness, 24h cap", Config{SessionTimeout: 10 * time.Minute, IdleThreshold: 5 * time.Minute}, MaxSessionLength},
+	}
+	for _, c := range configs {
+		folds, foldRestores, capped := 0, 0, 0
+		for seed := uint64(1); seed <= 8; seed++ {
+			t.Run(fmt.Sprintf("%s/seed=%d", c.name, seed), func(t *testing.T) {
+				w := runStreamCap(t, c.cfg, c.maxLen, 2, seed, 6, 1500, true)
+				folds += w.foldsEmitted
+				foldRestores += w.foldRestores
+				// A session followed within the timeout by the next one of its user ended at
+				// the cap.
+				starts := map[Key][]int64{}
+				for _, s := range w.sessions {
+					starts[s.Key] = append(starts[s.Key], s.Start)
+				}
+				for _, s := range w.sessions {
+					for _, st := range starts[s.Key] {
+						if st > s.End && st-s.End <= c.cfg.SessionTimeout.Milliseconds() {
+							capped++
+						}
+					}
+				}
+			})
+		}
+		t.Logf("%s: %d folds emitted, %d restores from a fold, %d sessions cut at the cap", c.name, folds, foldRestores, capped)
+		if folds == 0 || foldRestores == 0 {
+			t.Errorf("%s: the streams never folded or never restored from a fold (%d, %d): the test does not test folds", c.name, folds, foldRestores)
+		}
+		if c.maxLen < MaxSessionLength && capped == 0 {
+			t.Errorf("%s: no session reached the cap: the test does not test it", c.name)
+		}
+	}
+}
+
 // TestRestoreWholeHistory pins that the tail passed to Restore may start at any earlier
 // session boundary: restoring every stored event gives the same state as the minimal tail.
 func TestRestoreWholeHistory(t *testing.T) {
@@ -198,7 +253,7 @@ func TestRestoreWholeHistory(t *testing.T) {
 		w.deliver(d)
 		if i%37 == 0 {
 			w.flush(int64(i + 1))
-			w.tr = NewTracker(cfg) // a restart right after a commit
+			w.tr = w.newTracker() // a restart right after a commit
 			for k := range w.stored {
 				w.restore(k, i%2 == 0)
 			}

@@ -170,7 +170,7 @@ func TestSessionRules(t *testing.T) {
 				t.Fatalf("retractions %+v", ch.Retractions)
 			}
 			checkWant(t, ch.Upserts, tc.want)
-			checkWant(t, oracleSessionize(DefaultConfig(), alice, tc.events), tc.want)
+			checkWant(t, oracleSessionize(DefaultConfig(), MaxSessionLength, alice, tc.events), tc.want)
 			for _, s := range ch.Upserts {
 				if err := checkSession(s); err != nil {
 					t.Fatal(err)

@@ -1,10 +1,8 @@
 package session
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -144,18 +142,27 @@ func (s *Sessionizer) restoreUsers(ctx context.Context, t *Tracker, p int32, res
 	for _, e := range res.Events {
 		byUser[e.Key] = append(byUser[e.Key], Event{ID: HashID(e.ID), TS: e.TsMs, Kind: e.Kind})
 	}
-	check := NewTracker(s.cfg)
-	for k, evs := range byUser {
-		t.Restore(k, evs)
-		sorted := append([]Event(nil), evs...)
-		slices.SortFunc(sorted, func(a, b Event) int { return cmp.Compare(a.TS, b.TS) })
-		for _, e := range sorted {
-			check.Add(k, e)
+	folds := map[Key]Fold{}
+	for _, fr := range res.Folds {
+		f, err := DecodeFold(fr.Key, fr.State)
+		if err != nil {
+			return fmt.Errorf("reading the fold of session %s (account %s, user %s): %w", fr.SessionID, fr.Account, fr.User, err)
+		}
+		if old, ok := folds[fr.Key]; !ok || f.Cut > old.Cut {
+			folds[fr.Key] = f
 		}
 	}
 	explained := map[string]bool{}
-	for _, ss := range check.Flush(0).Upserts {
-		explained[ss.ID.String()] = true
+	for k, evs := range byUser {
+		var ids []SessionID
+		if f, ok := folds[k]; ok {
+			ids = t.restore(k, &f, evs)
+		} else {
+			ids = t.restore(k, nil, evs)
+		}
+		for _, id := range ids {
+			explained[id.String()] = true
+		}
 	}
 	var retractions []Retraction
 	for _, ls := range res.Sessions {

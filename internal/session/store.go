@@ -38,9 +38,14 @@ type Restore struct {
 
 // Restored is what the store returns for a Restore: the sessionized events from the start of
 // each requested user's mutable sessions, and the live sessions stored over the same span.
+// When the oldest of those sessions has a stored Fold, the store may return the Fold (the
+// one with the latest Cut) and the user's events from its Cut on instead of from the
+// session's start: a session open for a day is then restored from its totals and its last
+// hours of events.
 type Restored struct {
 	Events   []EventRow
 	Sessions []StoredSession
+	Folds    []FoldRow
 }
 
 // StoredSession is a session the store shows as live (its latest row is not a retraction).
@@ -57,6 +62,18 @@ type EventRow struct {
 	ID        string // event_id
 	TsMs      int64
 	Kind      event.Kind
+}
+
+// FoldRow is one stored Fold (table session_folds_raw). Writing the same Fold twice is
+// harmless: a restore takes any one of a session's Folds with the latest Cut, and all copies
+// of one (session, Cut) are equal.
+type FoldRow struct {
+	Key
+	Partition int32
+	SessionID string
+	StartMs   int64 // the session's start, to match the Fold with the stored session
+	CutMs     int64 // the Fold sums the session's events before CutMs; load the rest from there
+	State     []byte
 }
 
 // SessionRow is one version of a session (table sessions_raw). A row with Deleted set
@@ -88,26 +105,29 @@ type DayRow struct {
 }
 
 // Rows is everything the sessionizer stores for one batch. A Store writes Sessions, then
-// Days, then Events: Events are what a restore replays, so an event must never be stored
-// without the session rows that reflect it (a crash between the inserts then leaves at worst
-// session rows without their events, which the next restore retracts, see
-// Sessionizer.Assign). Writing the same Rows twice, or rows that repeat those of an earlier
-// write, must leave the same visible rows: sessions and days collapse by (id, ver), events by
-// event_id.
+// Days, then Events, then Folds: Events are what a restore replays, so an event must never be
+// stored without the session rows that reflect it (a crash between the inserts then leaves at
+// worst session rows without their events, which the next restore retracts, see
+// Sessionizer.Assign), and a Fold, which a restore uses in place of the events it sums, never
+// without the events after it. Writing the same Rows twice, or rows that repeat those of an
+// earlier write, must leave the same visible rows: sessions and days collapse by (id, ver),
+// events by event_id, and a restore picks one of equal Folds.
 type Rows struct {
 	Sessions []SessionRow
 	Days     []DayRow
 	Events   []EventRow
+	Folds    []FoldRow
 }
 
 // Len is the number of rows.
-func (r *Rows) Len() int { return len(r.Sessions) + len(r.Days) + len(r.Events) }
+func (r *Rows) Len() int { return len(r.Sessions) + len(r.Days) + len(r.Events) + len(r.Folds) }
 
 // Append adds o's rows.
 func (r *Rows) Append(o Rows) {
 	r.Sessions = append(r.Sessions, o.Sessions...)
 	r.Days = append(r.Days, o.Days...)
 	r.Events = append(r.Events, o.Events...)
+	r.Folds = append(r.Folds, o.Folds...)
 }
 
 // Without returns the rows that do not belong to the given partitions.
@@ -126,6 +146,11 @@ func (r *Rows) Without(parts map[int32]bool) Rows {
 	for _, e := range r.Events {
 		if !parts[e.Partition] {
 			out.Events = append(out.Events, e)
+		}
+	}
+	for _, f := range r.Folds {
+		if !parts[f.Partition] {
+			out.Folds = append(out.Folds, f)
 		}
 	}
 	return out
@@ -152,5 +177,9 @@ func (r *Rows) appendChanges(ch Changes, p int32) {
 		for d := first; d <= last; d++ {
 			r.Days = append(r.Days, DayRow{Account: rt.Key.Account, User: rt.Key.User, SessionID: id, Day: d, Deleted: true, Ver: ver, Partition: p})
 		}
+	}
+	for _, f := range ch.Folds {
+		r.Folds = append(r.Folds, FoldRow{Key: f.Key, Partition: p, SessionID: f.SessionID().String(), StartMs: f.Start, CutMs: f.Cut,
+			State: f.AppendBinary(nil)})
 	}
 }

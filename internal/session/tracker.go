@@ -64,39 +64,54 @@ const smallUser = 24
 
 // user is the state of one Key. Between flushes, sess describes evs as of the last Flush or
 // Restore (what the store holds); evs may have more events since, all with TS ≥ dirtyFrom.
-// evs always starts at a session boundary: only whole final sessions are ever dropped.
+// evs always starts at a session boundary (only whole final sessions are ever dropped), or,
+// when prefix is set, in the middle of the first session, right after the events prefix
+// folded.
 type user struct {
 	key       Key
 	evs       []ev   // sorted by (TS, ID), no two with the same ID
 	sess      []span // emitted sessions, in order
 	ids       []uint32
-	maxTS     int64      // newest accepted TS; meaningful when len(evs) > 0
-	dirtyFrom int64      // lowest TS accepted since the last flush, or clean
-	tail      *tailState // the last session's totals when it is long, else nil
+	maxTS     int64 // newest accepted TS; meaningful when len(evs) > 0
+	dirtyFrom int64 // lowest TS accepted since the last flush, or clean
+	tail      *acc  // the last session's totals when it is long, else nil
+	// prefix holds the totals of sess[0]'s events that were dropped from evs (a fold), when
+	// sess[0] is a long open session; nil otherwise. evs[0] is then sess[0]'s first event in
+	// memory, and every event accepted since has a later TS (see FoldCut).
+	prefix *acc
 }
 
-// tailState holds the totals of a user's last session as last emitted, for sessions of at
-// least longSession events, so that a flush that only appends to the session costs the new
-// events, not the whole session (an app heartbeating every 30 s all day makes 2 880 events).
-// It is used only when it still names the last emitted session (first event and count), so a
-// stale one is harmless.
-type tailState struct {
+// acc is a session's totals over its first events: what emit accumulates, what a fold keeps
+// of the events it drops (user.prefix) and what a long last session's flush resumes from
+// (user.tail, so that a flush that only appends to the session costs the new events, not the
+// whole session: an app heartbeating every 30 s all day makes 2 880 events). A tail is used
+// only when it still names the last emitted session (first event and count), so a stale one
+// is harmless.
+type acc struct {
 	firstTS  int64
 	firstID  uint64
 	events   int
 	activeMs int64
-	days     []Day
+	last     ev    // the last event counted
+	days     []Day // one per UTC day from DayOf(firstTS) to DayOf(last.ts())
 }
 
-// longSession is the session length from which a user keeps a tailState: below it a
-// recompute costs less than the 64+ bytes would.
+// longSession is the session length from which a user keeps a tail: below it a recompute
+// costs less than the 64+ bytes would.
 const longSession = 64
+
+// minFold is the fewest events a fold drops: a user whose open session holds fewer events
+// before the cut keeps them, which spares ordinary users the Fold rows (one per fold) for a
+// few hundred bytes at most.
+const minFold = 256
 
 // Tracker holds the sessionization state of the users of one partition. It is not safe for
 // concurrent use.
 type Tracker struct {
 	cfg                 Config
 	timeout, idle, late int64 // ms
+	maxLen              int64 // MaxSessionLength in ms; tests shorten it
+	minFold             int   // the constant minFold; tests lower it
 	users               map[Key]*user
 	peak                int     // the most users since the map was last rebuilt
 	dirty               []*user // users that became dirty since the last Flush, in that order
@@ -120,6 +135,8 @@ func NewTracker(cfg Config) *Tracker {
 		timeout: cfg.SessionTimeout.Milliseconds(),
 		idle:    cfg.IdleThreshold.Milliseconds(),
 		late:    cfg.Lateness.Milliseconds(),
+		maxLen:  MaxSessionLength.Milliseconds(),
+		minFold: minFold,
 		users:   make(map[Key]*user),
 		hashBuf: make([]byte, 0, 8+2*event.MaxUserIDLen+16),
 	}
@@ -227,7 +244,19 @@ func (u *user) afterTS(ts int64) int {
 // of other kinds or out of range are skipped; events with the same ID are kept once (the
 // first in (TS, ID) order). An empty tail forgets k. Sessions of the tail that are already
 // final are dropped at once.
-func (t *Tracker) Restore(k Key, events []Event) {
+func (t *Tracker) Restore(k Key, events []Event) { t.restore(k, nil, events) }
+
+// RestoreFold is Restore from a Fold the Tracker emitted for k (Changes.Folds) and the user's
+// stored events with TS ≥ f.Cut, instead of from the start of the session f folded: a session
+// that has been open all day is restored from its totals and its last hours of events. Events
+// before f.Cut are skipped. A Fold that the events do not continue (its session's next event
+// is missing) cannot come from a store that keeps the order of Rows; it is ignored, and k is
+// restored from the events alone.
+func (t *Tracker) RestoreFold(k Key, f Fold, events []Event) { t.restore(k, &f, events) }
+
+// restore implements Restore and RestoreFold and returns the IDs of every session the events
+// make, final ones included: the sessions the store may show as live.
+func (t *Tracker) restore(k Key, f *Fold, events []Event) []SessionID {
 	u := t.users[k]
 	var evs []ev
 	if u != nil {
@@ -236,7 +265,7 @@ func (t *Tracker) Restore(k Key, events []Event) {
 		evs = u.evs[:0]
 	}
 	for _, e := range events {
-		if e.Kind.Sessionized() && e.TS >= MinTS && e.TS <= MaxTS {
+		if e.Kind.Sessionized() && e.TS >= MinTS && e.TS <= MaxTS && (f == nil || e.TS >= f.Cut) {
 			evs = append(evs, mkEv(e))
 		}
 	}
@@ -244,10 +273,17 @@ func (t *Tracker) Restore(k Key, events []Event) {
 		if u != nil {
 			delete(t.users, k)
 		}
-		return
+		return nil
 	}
 	slices.SortFunc(evs, cmpEv)
 	evs = dedupe(evs)
+	var prefix *acc
+	if f != nil {
+		prefix = f.acc()
+		if x := evs[0].ts(); !t.continues(prefix.last.ts(), prefix.firstTS, x) || x <= prefix.last.ts() {
+			prefix = nil
+		}
+	}
 	if u == nil {
 		u = t.newUser(k)
 	}
@@ -255,18 +291,48 @@ func (t *Tracker) Restore(k Key, events []Event) {
 	u.maxTS = evs[len(evs)-1].ts()
 	u.sess = u.sess[:0]
 	u.tail = nil
+	u.prefix = prefix
 	b := 0
+	first := evs[0].ts()
+	if prefix != nil {
+		first = prefix.firstTS
+	}
 	for i := 1; i <= len(evs); i++ {
-		if i == len(evs) || evs[i].ts()-evs[i-1].ts() > t.timeout {
-			s := span{firstTS: evs[b].ts(), firstID: evs[b].id, lastTS: evs[i-1].ts(), events: i - b}
-			s.id = t.sessionID(k, s)
-			u.sess = append(u.sess, s)
+		if i == len(evs) || !t.continues(evs[i-1].ts(), first, evs[i].ts()) {
+			u.sess = append(u.sess, u.spanOf(t, b, i))
 			b = i
+			if i < len(evs) {
+				first = evs[i].ts()
+			}
 		}
+	}
+	ids := make([]SessionID, len(u.sess))
+	for i := range u.sess {
+		ids[i] = u.sess[i].id
 	}
 	u.rebuildIDs()
 	t.events += len(evs)
 	t.trim(u)
+	return ids
+}
+
+// continues reports whether an event at ts stays in the session whose previous event is at
+// prev and whose first event is at first: the gap is at most SessionTimeout and the session
+// no longer than MaxSessionLength.
+func (t *Tracker) continues(prev, first, ts int64) bool {
+	return ts-prev <= t.timeout && ts-first <= t.maxLen
+}
+
+// spanOf returns the session made of evs[b:i] (with u.prefix ahead of it when b is 0), its
+// ID included.
+func (u *user) spanOf(t *Tracker, b, i int) span {
+	s := span{firstTS: u.evs[b].ts(), firstID: u.evs[b].id, lastTS: u.evs[i-1].ts(), events: i - b}
+	if b == 0 && u.prefix != nil {
+		s.firstTS, s.firstID = u.prefix.firstTS, u.prefix.firstID
+		s.events += u.prefix.events
+	}
+	s.id = t.sessionID(u.key, s)
+	return s
 }
 
 // dedupe keeps the first of every set of events sharing an ID, in (TS, ID) order. evs is
@@ -379,22 +445,63 @@ func (u *user) rebuildIDs() {
 }
 
 // trim drops the events and records of u's final sessions, which a clean u describes
-// exactly in sess, and returns how many events it dropped.
-func (t *Tracker) trim(u *user) int {
+// exactly in sess, folds the events of its first open session that precede FoldCut (when there
+// are at least minFold of them), and returns how many events it dropped and whether it folded.
+func (t *Tracker) trim(u *user) (dropped int, folded bool) {
 	before := t.cfg.FinalBefore(u.maxTS)
 	n, m := 0, 0
 	for n < len(u.sess) && u.sess[n].lastTS < before {
 		m += u.sess[n].events
 		n++
 	}
-	if n == 0 {
-		return 0
+	if n > 0 {
+		if u.prefix != nil {
+			m -= u.prefix.events // the folded events are gone already
+			u.prefix = nil
+		}
+		u.evs = dropFront(u.evs, m)
+		u.sess = dropFront(u.sess, n)
 	}
-	u.evs = dropFront(u.evs, m)
-	u.sess = dropFront(u.sess, n)
-	u.rebuildIDs()
-	t.events -= m
-	return m
+	// Every event left before the cut belongs to sess[0]: it is not final, so it ends at or
+	// after FinalBefore, which is not before the cut.
+	if cut := t.cfg.FoldCut(u.maxTS); len(u.sess) > 0 && len(u.evs) > t.minFold && u.evs[t.minFold-1].ts() < cut {
+		j := u.afterTS(cut - 1)
+		u.prefix = t.fold(u.prefix, u.sess[0], u.evs[:j])
+		u.evs = dropFront(u.evs, j)
+		m += j
+		folded = true
+	}
+	if m > 0 {
+		u.rebuildIDs()
+		t.events -= m
+	}
+	return m, folded
+}
+
+// fold returns the totals of session s over the events prefix already counts (nil: none)
+// and evs, the session's next events.
+func (t *Tracker) fold(prefix *acc, s span, evs []ev) *acc {
+	f := &acc{firstTS: s.firstTS, firstID: s.firstID}
+	d0 := DayOf(s.firstTS)
+	f.days = make([]Day, DayOf(evs[len(evs)-1].ts())-d0+1)
+	for i := range f.days {
+		f.days[i].Day = d0 + int32(i)
+	}
+	if prefix != nil {
+		copy(f.days, prefix.days)
+		f.events, f.activeMs, f.last = prefix.events, prefix.activeMs, prefix.last
+	} else {
+		f.days[0].Events = 1
+		f.days[0].Active = !evs[0].hidden()
+		f.events, f.last = 1, evs[0]
+		evs = evs[1:]
+	}
+	f.activeMs += t.accumulate(f.days, d0, f.last, evs)
+	f.events += len(evs)
+	if len(evs) > 0 {
+		f.last = evs[len(evs)-1]
+	}
+	return f
 }
 
 // dropFront removes s[:n] in place, reallocating when most of the capacity would be wasted
@@ -443,7 +550,8 @@ func (t *Tracker) Evict(clock int64) (users, events int) {
 			events += len(u.evs)
 			continue
 		}
-		events += t.trim(u)
+		n, _ := t.trim(u)
+		events += n
 	}
 	// A Go map never gives back its table: after a wave of users leaves, rebuild it.
 	if t.peak > 4096 && 4*len(t.users) < t.peak {
@@ -477,8 +585,10 @@ func (t *Tracker) Stats() Stats {
 		s.Sessions += len(u.sess)
 		s.Bytes += userSize + entrySize + int64(len(k.Account)+len(k.User)) +
 			int64(cap(u.evs))*evSize + int64(cap(u.sess))*spanSize + int64(cap(u.ids))*4
-		if u.tail != nil {
-			s.Bytes += int64(unsafe.Sizeof(tailState{})) + int64(cap(u.tail.days))*int64(unsafe.Sizeof(Day{}))
+		for _, c := range [...]*acc{u.tail, u.prefix} {
+			if c != nil {
+				s.Bytes += int64(unsafe.Sizeof(acc{})) + int64(cap(c.days))*int64(unsafe.Sizeof(Day{}))
+			}
 		}
 	}
 	return s

@@ -2,9 +2,11 @@ package session
 
 import (
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/engage-oss/engage/internal/event"
 )
@@ -286,5 +288,112 @@ func TestLargeUserDuplicates(t *testing.T) {
 	w.verify(1 << 40)
 	if st := w.tr.Stats(); st.Sessions != 1 || st.Events != 500 {
 		t.Fatalf("final sessions not trimmed: %+v", st)
+	}
+}
+
+// TestDayLongSessionMemory plays one user sending 100 events/s without a pause for 26 h of
+// event time (a kiosk or a bot), flushing every 0.5 s like the worker. The Tracker must hold
+// a bounded number of events whatever the session's length (the session's head is folded),
+// cut the session at MaxSessionLength, and a restore from the last Fold must continue exactly
+// like the Tracker that never stopped.
+func TestDayLongSessionMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("9.4 M events")
+	}
+	const (
+		rate  = 100 // events per second
+		step  = 1000 / rate
+		batch = 500 // ms of events per flush
+	)
+	cfg := DefaultConfig()
+	k := Key{Account: "acme", User: "kiosk"}
+	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC).UnixMilli()
+	end := t0 + 26*3_600_000
+	ev := func(ts int64) Event { return Event{ID: uint64(ts), TS: ts, Kind: event.KindHeartbeat} }
+
+	// The bound: the events of the last Lateness + 2·SessionTimeout (the fold cut moves in
+	// steps of SessionTimeout) plus minFold, at 16 bytes, twice over for slice growth, and
+	// the ID fingerprint table (at most 8 slots of 4 bytes per event).
+	window := (cfg.Lateness + 2*cfg.SessionTimeout).Milliseconds()
+	maxEvents := int(window/step) + minFold + batch/step
+	maxBytes := int64(maxEvents) * (2*16 + 8*4)
+
+	tr := NewTracker(cfg)
+	sessions := map[SessionID]Session{}
+	var last Fold
+	var peakEvents int
+	var peakBytes int64
+	for ts := t0; ts <= end; {
+		for stop := min(ts+batch, end+1); ts < stop; ts += step {
+			if out := tr.Add(k, ev(ts)); out != Accepted {
+				t.Fatalf("event at %d: %v", ts, out)
+			}
+		}
+		ch := tr.Flush(ts)
+		for _, s := range ch.Upserts {
+			sessions[s.ID] = s
+		}
+		if len(ch.Retractions) > 0 {
+			t.Fatalf("retractions in an in-order stream: %+v", ch.Retractions)
+		}
+		for _, f := range ch.Folds {
+			last = f
+		}
+		st := tr.Stats()
+		peakEvents = max(peakEvents, st.Events)
+		peakBytes = max(peakBytes, st.Bytes)
+	}
+	t.Logf("peak: %d events, %d bytes held (bound %d events, %d bytes); 26 h = %d events", peakEvents, peakBytes, maxEvents, maxBytes, (end-t0)/step+1)
+	if peakEvents > maxEvents || peakBytes > maxBytes {
+		t.Errorf("peak %d events / %d bytes, want at most %d / %d", peakEvents, peakBytes, maxEvents, maxBytes)
+	}
+
+	first := NewSessionID(k, t0, uint64(t0))
+	second := NewSessionID(k, t0+DayMs+step, uint64(t0+DayMs+step))
+	d := DayOf(t0)
+	want := map[SessionID]Session{
+		// 08:00 to 08:00 the next day: an event exactly 24 h after the first stays in.
+		first: {Key: k, ID: first, Start: t0, End: t0 + DayMs, ActiveMs: DayMs, Events: int(DayMs/step) + 1,
+			Days: []Day{{Day: d, ActiveMs: 16 * 3_600_000, Events: 16 * 3600 * rate, Active: true},
+				{Day: d + 1, ActiveMs: 8 * 3_600_000, Events: 8*3600*rate + 1, Active: true}}},
+		// The next event is more than 24 h after the first: a new session, until the end.
+		second: {Key: k, ID: second, Start: t0 + DayMs + step, End: end, ActiveMs: end - (t0 + DayMs + step), Events: int((end-(t0+DayMs+step))/step) + 1,
+			Days: []Day{{Day: d + 1, ActiveMs: end - (t0 + DayMs + step), Events: int((end-(t0+DayMs+step))/step) + 1, Active: true}}},
+	}
+	if len(sessions) != len(want) {
+		t.Fatalf("%d sessions, want 2", len(sessions))
+	}
+	for id, w := range want {
+		if g := fmtSession(sessions[id]); g != fmtSession(w) {
+			t.Errorf("session\n got %s\nwant %s", g, fmtSession(w))
+		}
+	}
+
+	// A restart: restore from the last Fold and the events from its Cut, then both Trackers
+	// take the same next hour; they must emit the same rows.
+	if last.Start != t0+DayMs+step || last.Cut <= last.Start || last.Cut > cfg.FoldCut(end) {
+		t.Fatalf("last fold %+v", last)
+	}
+	restored := NewTracker(cfg)
+	var tail []Event
+	for ts := last.Cut; ts <= end; ts += step {
+		tail = append(tail, ev(ts))
+	}
+	restored.RestoreFold(k, last, tail)
+	if ch := restored.Flush(1); len(ch.Upserts)+len(ch.Retractions)+len(ch.Folds) > 0 {
+		t.Fatalf("restore emitted %+v", ch)
+	}
+	if got, want := restored.Stats().Events, tr.Stats().Events; got > want+minFold {
+		t.Errorf("restored Tracker holds %d events, the original %d", got, want)
+	}
+	for ts := end + step; ts <= end+3_600_000; {
+		for stop := ts + batch; ts < stop; ts += step {
+			tr.Add(k, ev(ts))
+			restored.Add(k, ev(ts))
+		}
+		a, b := tr.Flush(ts), restored.Flush(ts)
+		if fmt.Sprint(a.Upserts, a.Retractions) != fmt.Sprint(b.Upserts, b.Retractions) {
+			t.Fatalf("after the restore, at %d:\n got %+v\nwant %+v", ts, b, a)
+		}
 	}
 }

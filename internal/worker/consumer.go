@@ -24,9 +24,6 @@ type Header struct {
 // Fetch is what one Poll returns.
 type Fetch struct {
 	Records []Record
-	// HighWatermarks holds, per partition fetched, the partition's high watermark, for the
-	// lag metric.
-	HighWatermarks map[int32]int64
 	// Errors are fetch errors that did not stop the poll (a broker away, a partition moving);
 	// the consumer retries them by itself. They are logged and counted.
 	Errors []error
@@ -55,6 +52,11 @@ type Consumer interface {
 	AllowRebalance()
 	// Buffered is the number of records fetched and not yet polled.
 	Buffered() int64
+	// Lag returns, for each of the given partitions, the records not yet committed: the
+	// partition's high watermark, asked of the brokers now, minus the group's committed
+	// offset (the partition's log start when the group has none). It is called from a
+	// goroutine of its own, concurrently with the other methods.
+	Lag(ctx context.Context, partitions []int32) (map[int32]int64, error)
 	// CheckMembership asks the group coordinator, now, whether this member still holds the
 	// partitions it polled from: nil when it does (a rebalance may be under way, but none
 	// has completed without it), an error wrapping ErrLostGeneration when the group moved on

@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		writeErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_store_write_errors_total", Help: "Failed store writes (each retry counts)."}),
 		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_commit_errors_total", Help: "Failed offset commits (each retry counts)."}),
 		dlq:          prometheus.NewCounter(prometheus.CounterOpts{Name: "engage_worker_dlq_records_total", Help: "Records sent to engagement.events.dlq."}),
-		lag:          prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "engage_worker_consumer_lag_records", Help: "Records between the last one stored and the partition's high watermark (the newest one seen)."}, []string{"partition"}),
+		lag:          prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "engage_worker_consumer_lag_records", Help: "Records not yet stored: the partition's high watermark minus the group's committed offset, measured every LagInterval."}, []string{"partition"}),
 		buffered:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "engage_worker_buffered_records", Help: "Records fetched from Kafka and buffered in the client, not yet processed."}),
 		freshness:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "engage_worker_freshness_seconds", Help: "Age (now − received_at) of the newest event in the last stored batch."}),
 		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "engage_worker_batch_records", Help: "Records per stored batch.",

@@ -199,6 +199,9 @@ func (c *fakeConsumer) Poll(ctx context.Context, _ int) (Fetch, error) {
 }
 func (c *fakeConsumer) AllowRebalance() {}
 func (c *fakeConsumer) Buffered() int64 { return 0 }
+func (c *fakeConsumer) Lag(context.Context, []int32) (map[int32]int64, error) {
+	return nil, nil
+}
 func (c *fakeConsumer) CommitPolled(context.Context) error {
 	if len(c.commitErr) > 0 {
 		err := c.commitErr[0]

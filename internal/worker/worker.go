@@ -42,6 +42,9 @@ type Config struct {
 	// Session holds the sessionization rules (timeout, idle threshold, lateness).
 	// Default session.DefaultConfig(): 30 min, 5 min, 1 h.
 	Session session.Config
+	// LagInterval is how often the lag and buffered-records gauges are measured (one
+	// ListOffsets request to the brokers each time). Default 1 s.
+	LagInterval time.Duration
 }
 
 // DefaultConfig returns the defaults documented on each field.
@@ -54,6 +57,7 @@ func DefaultConfig() Config {
 		FlushInterval:   500 * time.Millisecond,
 		Name:            "worker",
 		Session:         session.DefaultConfig(),
+		LagInterval:     time.Second,
 
 		GroupSessionTimeout: 10 * time.Second,
 	}
@@ -80,6 +84,9 @@ func (c Config) Validate() error {
 	if c.FlushInterval <= 0 || c.FlushInterval > 5*time.Second {
 		errs = append(errs, fmt.Errorf("FlushInterval %s: must be in (0, 5s] to keep views fresh", c.FlushInterval))
 	}
+	if c.LagInterval <= 0 || c.LagInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("LagInterval %s: must be in (0, 1m]", c.LagInterval))
+	}
 	if err := c.Session.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("Session: %w", err))
 	}
@@ -99,8 +106,6 @@ type Worker struct {
 	// now is replaceable in tests.
 	now func() time.Time
 
-	// hwm is the newest high watermark seen per partition, for the lag metric.
-	hwm map[int32]int64
 	// notifier is told the accounts of each stored batch; nil: nobody is.
 	notifier Notifier
 
@@ -134,7 +139,7 @@ func New(cfg Config, store Store, log *zap.Logger, reg prometheus.Registerer) (*
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	w := &Worker{cfg: cfg, log: log, m: newMetrics(reg), policy: retry.Default, now: time.Now, hwm: map[int32]int64{},
+	w := &Worker{cfg: cfg, log: log, m: newMetrics(reg), policy: retry.Default, now: time.Now,
 		parts: map[int32]bool{}, fenced: map[int32]bool{}}
 	// The worker and its sessionizer (whose restores write retractions) both write through
 	// the fence.
@@ -192,6 +197,16 @@ func (w *Worker) Run(ctx context.Context, c Consumer, dlq DeadLetterProducer) er
 	// A consumer that blocks rebalances cannot leave its group until they are allowed;
 	// nothing uncommitted is committed on the way out.
 	defer c.AllowRebalance()
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	go func() {
+		defer close(lagDone)
+		w.reportLag(lagCtx, c)
+	}()
+	defer func() {
+		stopLag()
+		<-lagDone
+	}()
 	for {
 		recs, err := w.collect(ctx, c)
 		if err != nil {
@@ -233,11 +248,6 @@ func (w *Worker) collect(ctx context.Context, c Consumer) ([]Record, error) {
 		for _, err := range f.Errors {
 			w.m.fetchErrors.Inc()
 			w.log.Warn("fetch error", zap.Error(err))
-		}
-		for p, hwm := range f.HighWatermarks {
-			if hwm > w.hwm[p] {
-				w.hwm[p] = hwm
-			}
 		}
 		if recs == nil {
 			recs = f.Records
@@ -317,7 +327,6 @@ func (w *Worker) process(ctx context.Context, c Consumer, dlq DeadLetterProducer
 		return err
 	}
 	w.sess.Evict()
-	w.observeLag(c, recs)
 	w.m.batchRecords.Observe(float64(len(recs)))
 	w.m.batchSeconds.Observe(w.now().Sub(start).Seconds())
 	if !newest.IsZero() {
@@ -376,20 +385,52 @@ func (w *Worker) commit(ctx context.Context, c Consumer, n int) error {
 	return nil
 }
 
-// observeLag sets the lag of each partition of a stored batch: records between the last one
-// stored and the partition's high watermark. Measured after the store, not at fetch time,
-// because the consumer fetches ahead: records buffered in the client are lag too.
-func (w *Worker) observeLag(c Consumer, recs []Record) {
-	last := map[int32]int64{}
-	for i := range recs {
-		if recs[i].Offset > last[recs[i].Partition] {
-			last[recs[i].Partition] = recs[i].Offset
+// reportLag measures the backlog of the assigned partitions every LagInterval until ctx ends:
+// engage_worker_consumer_lag_records per partition is the partition's high watermark, asked
+// of the brokers, minus the group's committed offset, i.e. the records not yet stored (the
+// worker commits only what it stored). It runs beside the poll loop rather than after each
+// batch because a backlog matters most when batches are slow, and because the fetch position
+// says little: the client fetches ahead and buffers (engage_worker_buffered_records), and the
+// high watermark of a buffered fetch is as old as the fetch.
+func (w *Worker) reportLag(ctx context.Context, c Consumer) {
+	t := time.NewTicker(w.cfg.LagInterval)
+	defer t.Stop()
+	shown := map[int32]bool{} // partitions with a lag series
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
+		w.mu.Lock()
+		parts := make([]int32, 0, len(w.parts))
+		for p := range w.parts {
+			if !w.fenced[p] {
+				parts = append(parts, p)
+			}
+		}
+		w.mu.Unlock()
+		mctx, cancel := context.WithTimeout(ctx, w.cfg.LagInterval)
+		lag, err := c.Lag(mctx, parts)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Debug("measuring consumer lag", zap.Error(err))
+			}
+			continue // the gauges keep their last values
+		}
+		for p := range shown {
+			if _, ok := lag[p]; !ok {
+				w.m.lag.DeleteLabelValues(strconv.Itoa(int(p)))
+				delete(shown, p)
+			}
+		}
+		for p, n := range lag {
+			w.m.lag.WithLabelValues(strconv.Itoa(int(p))).Set(float64(max(0, n)))
+			shown[p] = true
+		}
+		w.m.buffered.Set(float64(c.Buffered()))
 	}
-	for p, off := range last {
-		w.m.lag.WithLabelValues(strconv.Itoa(int(p))).Set(float64(max(0, w.hwm[p]-off-1)))
-	}
-	w.m.buffered.Set(float64(c.Buffered()))
 }
 
 func (w *Worker) deadLetter(r Record, reason string) DeadLetter {

@@ -56,6 +56,11 @@ func (s *Store) WriteRows(ctx context.Context, r *session.Rows) error {
 			return classify(err)
 		}
 	}
+	if len(r.Folds) > 0 {
+		if err := s.writeFolds(ctx, r.Folds); err != nil {
+			return classify(err)
+		}
+	}
 	return nil
 }
 

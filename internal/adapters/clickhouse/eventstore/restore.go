@@ -3,6 +3,9 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"iter"
+	"maps"
+	"math"
 	"strings"
 
 	"github.com/engage-oss/engage/internal/event"
@@ -29,7 +32,9 @@ type span struct{ start, end int64 }
 // stored version of them: a stale version never widens the result, because the live session
 // that replaced it starts no later and ends no earlier), and from them the time from which
 // the user's events are needed. Then it loads those events. Loading from the start of a
-// session, never from its middle, is what makes the recomputed sessions equal the stored ones.
+// session, never from its middle, is what makes the recomputed sessions equal the stored ones;
+// the one exception is a session with a stored fold (session.Fold), which is loaded from the
+// fold's cut and returned with the fold, the totals of the events before it.
 func (s *Store) Load(ctx context.Context, r session.Restore) (session.Restored, error) {
 	var res session.Restored
 	var b strings.Builder
@@ -89,7 +94,6 @@ func (s *Store) Load(ctx context.Context, r session.Restore) (session.Restored, 
 		return res, err
 	}
 	from := map[session.Key]int64{}
-	minFrom := int64(-1)
 	for k, sps := range sessions {
 		newest, ok := newestEvent[k]
 		if !ok {
@@ -118,9 +122,6 @@ func (s *Store) Load(ctx context.Context, r session.Restore) (session.Restored, 
 			continue
 		}
 		from[k] = f
-		if minFrom < 0 || f < minFrom {
-			minFrom = f
-		}
 	}
 	if len(from) == 0 {
 		return res, nil
@@ -131,45 +132,137 @@ func (s *Store) Load(ctx context.Context, r session.Restore) (session.Restored, 
 		}
 	}
 
-	b.Reset()
-	args = []any{uint16(r.Partition), minFrom}
-	b.WriteString(`SELECT DISTINCT account_id, user_id, event_id, ts_ms, kind FROM session_events_raw WHERE kafka_partition = ? AND ts_ms >= ?`)
-	if r.Users != nil {
-		b.WriteString(` AND (account_id, user_id) IN (`)
-		i := 0
-		for k := range from {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			i++
-			b.WriteString("(?, ?)")
-			args = append(args, k.Account, k.User)
-		}
-		b.WriteString(`)`)
-	}
-	rows, err = s.conn.Query(ctx, b.String(), args...)
+	// A session open for hours has folds: start it from the latest one, and load its events
+	// from the fold's cut rather than from the session's first event.
+	folds, err := s.folds(ctx, r, from)
 	if err != nil {
-		return res, fmt.Errorf("loading session events of partition %d: %w", r.Partition, err)
+		return res, err
+	}
+	for k, f := range folds {
+		res.Folds = append(res.Folds, f)
+		from[k] = f.CutMs
+	}
+
+	// One scan of the partition from the oldest start, for the users whose span is short;
+	// users whose span reaches far back (a long session without a fold yet) are read by key,
+	// so that one of them does not make the restore read hours of every user's events.
+	bulk, keyed := map[session.Key]int64{}, map[session.Key]int64{}
+	for k, f := range from {
+		if f < newestEvent[k]-2*r.MutableMs {
+			keyed[k] = f
+		} else {
+			bulk[k] = f
+		}
+	}
+	if err := s.loadEvents(ctx, r.Partition, bulk, r.Users == nil, &res); err != nil {
+		return res, err
+	}
+	if err := s.loadEvents(ctx, r.Partition, keyed, false, &res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// loadEvents appends to res the sessionized events of the users of from, each from its own
+// start. all scans the whole partition (a partition restore, where the users are most of the
+// partition's recent ones) instead of naming the users.
+func (s *Store) loadEvents(ctx context.Context, partition int32, from map[session.Key]int64, all bool, res *session.Restored) error {
+	if len(from) == 0 {
+		return nil
+	}
+	minFrom := int64(math.MaxInt64)
+	for _, f := range from {
+		minFrom = min(minFrom, f)
+	}
+	var b strings.Builder
+	args := []any{uint16(partition), minFrom}
+	b.WriteString(`SELECT DISTINCT account_id, user_id, event_id, ts_ms, kind FROM session_events_raw WHERE kafka_partition = ? AND ts_ms >= ?`)
+	if !all {
+		args = appendUsers(&b, args, maps.Keys(from))
+	}
+	rows, err := s.conn.Query(ctx, b.String(), args...)
+	if err != nil {
+		return fmt.Errorf("loading session events of partition %d: %w", partition, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var e session.EventRow
 		var kind uint8
 		if err := rows.Scan(&e.Account, &e.User, &e.ID, &e.TsMs, &kind); err != nil {
-			return res, fmt.Errorf("scanning session events of partition %d: %w", r.Partition, err)
+			return fmt.Errorf("scanning session events of partition %d: %w", partition, err)
 		}
 		f, ok := from[e.Key]
 		if !ok || e.TsMs < f {
 			continue
 		}
 		e.Kind = event.Kind(kind)
-		e.Partition = r.Partition
+		e.Partition = partition
 		res.Events = append(res.Events, e)
 	}
 	if err := rows.Err(); err != nil {
-		return res, fmt.Errorf("reading session events of partition %d: %w", r.Partition, err)
+		return fmt.Errorf("reading session events of partition %d: %w", partition, err)
 	}
-	return res, nil
+	return nil
+}
+
+// appendUsers writes ` AND (account_id, user_id) IN (…)` for the users, and returns args with
+// their values appended.
+func appendUsers(b *strings.Builder, args []any, users iter.Seq[session.Key]) []any {
+	b.WriteString(` AND (account_id, user_id) IN (`)
+	i := 0
+	for k := range users {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		i++
+		b.WriteString("(?, ?)")
+		args = append(args, k.Account, k.User)
+	}
+	b.WriteString(`)`)
+	return args
+}
+
+// folds returns, for each user of from, the stored fold with the latest cut of the session
+// that starts at from[user] (the user's oldest session that can still change), if any. A fold
+// of an older session is of no use (that session is final), and a session never has the start
+// of another session of its user.
+func (s *Store) folds(ctx context.Context, r session.Restore, from map[session.Key]int64) (map[session.Key]session.FoldRow, error) {
+	minFrom := int64(math.MaxInt64)
+	for _, f := range from {
+		minFrom = min(minFrom, f)
+	}
+	var b strings.Builder
+	args := []any{uint16(r.Partition), minFrom}
+	b.WriteString(`SELECT account_id, user_id, session_id, start_ms, cut_ms, state FROM session_folds_raw WHERE kafka_partition = ? AND start_ms >= ?`)
+	if r.Users != nil {
+		args = appendUsers(&b, args, maps.Keys(from))
+	}
+	rows, err := s.conn.Query(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("loading session folds of partition %d: %w", r.Partition, err)
+	}
+	defer rows.Close()
+	out := map[session.Key]session.FoldRow{}
+	for rows.Next() {
+		var f session.FoldRow
+		var state string
+		if err := rows.Scan(&f.Account, &f.User, &f.SessionID, &f.StartMs, &f.CutMs, &state); err != nil {
+			return nil, fmt.Errorf("scanning session folds of partition %d: %w", r.Partition, err)
+		}
+		if start, ok := from[f.Key]; !ok || f.StartMs != start {
+			continue
+		}
+		if old, ok := out[f.Key]; ok && old.CutMs >= f.CutMs {
+			continue
+		}
+		f.Partition = r.Partition
+		f.State = []byte(state)
+		out[f.Key] = f
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading session folds of partition %d: %w", r.Partition, err)
+	}
+	return out, nil
 }
 
 // newestEvents returns the newest sessionized event time of each user of a partition (of the
@@ -228,4 +321,24 @@ func (s *Store) writeSessionEvents(ctx context.Context, evs []session.EventRow) 
 		kinds[i] = uint8(e.Kind)
 	}
 	return insertColumns(ctx, s.conn, "session_events_raw", insertSessionEvents, []any{parts, accounts, users, ts, ids, kinds})
+}
+
+const insertFolds = `INSERT INTO session_folds_raw (kafka_partition, account_id, user_id, session_id, start_ms, cut_ms, state)`
+
+func (s *Store) writeFolds(ctx context.Context, fs []session.FoldRow) error {
+	n := len(fs)
+	var (
+		parts                = make([]uint16, n)
+		accounts, users, ids = make([]string, n), make([]string, n), make([]string, n)
+		starts, cuts         = make([]int64, n), make([]int64, n)
+		states               = make([]string, n)
+	)
+	for i := range fs {
+		f := &fs[i]
+		parts[i] = uint16(f.Partition)
+		accounts[i], users[i], ids[i] = f.Account, f.User, f.SessionID
+		starts[i], cuts[i] = f.StartMs, f.CutMs
+		states[i] = string(f.State)
+	}
+	return insertColumns(ctx, s.conn, "session_folds_raw", insertFolds, []any{parts, accounts, users, ids, starts, cuts, states})
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -84,12 +85,6 @@ func (c *Consumer) Poll(ctx context.Context, limit int) (worker.Fetch, error) {
 		}
 		f.Errors = append(f.Errors, fmt.Errorf("fetching %s/%d: %w", topic, p, err))
 	})
-	fs.EachPartition(func(p kgo.FetchTopicPartition) {
-		if f.HighWatermarks == nil {
-			f.HighWatermarks = map[int32]int64{}
-		}
-		f.HighWatermarks[p.Partition] = max(f.HighWatermarks[p.Partition], p.HighWatermark)
-	})
 	if n := fs.NumRecords(); n > 0 {
 		f.Records = make([]worker.Record, 0, n)
 	}
@@ -158,6 +153,50 @@ func (c *Consumer) AllowRebalance() { c.cl.AllowRebalance() }
 
 // Buffered implements worker.Consumer.
 func (c *Consumer) Buffered() int64 { return c.cl.BufferedFetchRecords() }
+
+// Lag implements worker.Consumer: high watermarks from a ListOffsets request, committed
+// offsets as the client knows them (from its own commits, or fetched when it joined the
+// group). The client commits only what the worker stored, so the difference is the records
+// not yet stored, whatever the client has fetched and buffered. A partition without a
+// committed offset is consumed from its log start (the client's reset offset), so its lag is
+// counted from there.
+func (c *Consumer) Lag(ctx context.Context, partitions []int32) (map[int32]int64, error) {
+	if len(partitions) == 0 {
+		return map[int32]int64{}, nil
+	}
+	adm := kadm.NewClient(c.cl)
+	ends, err := adm.ListEndOffsets(ctx, c.topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing high watermarks of %s: %w", c.topic, err)
+	}
+	committed := c.cl.CommittedOffsets()[c.topic]
+	var starts kadm.ListedOffsets
+	lag := make(map[int32]int64, len(partitions))
+	for _, p := range partitions {
+		end, ok := ends.Lookup(c.topic, p)
+		if !ok {
+			continue
+		}
+		from, ok := committed[p]
+		if !ok || from.Offset < 0 {
+			if starts == nil {
+				if starts, err = adm.ListStartOffsets(ctx, c.topic); err == nil {
+					err = starts.Error()
+				}
+				if err != nil {
+					return nil, fmt.Errorf("listing log start offsets of %s: %w", c.topic, err)
+				}
+			}
+			start, _ := starts.Lookup(c.topic, p)
+			from.Offset = start.Offset
+		}
+		lag[p] = max(0, end.Offset-from.Offset)
+	}
+	return lag, nil
+}
 
 // ProduceDeadLetters implements worker.DeadLetterProducer: each record goes to the
 // dead-letter topic with its key, value and headers, plus the reason, its source

@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/engage-oss/engage/internal/adapters/kafka"
@@ -383,4 +385,156 @@ func newClient(t *testing.T, brokers []string) *kgo.Client {
 	}
 	t.Cleanup(cl.Close)
 	return cl
+}
+
+// slowStore is a nullStore whose raw-event writes take delay: a worker on it falls behind.
+type slowStore struct {
+	nullStore
+	delay time.Duration
+}
+
+func (s *slowStore) WriteEvents(ctx context.Context, evs []worker.RawEvent) error {
+	time.Sleep(s.delay)
+	return s.nullStore.WriteEvents(ctx, evs)
+}
+
+// backlog measures what engage_worker_consumer_lag_records must report, the way an operator
+// would: high watermarks minus the group's committed offsets, summed over the partitions.
+func backlog(ctx context.Context, adm *kadm.Client, group string) (int64, error) {
+	ends, err := adm.ListEndOffsets(ctx, topics.Events)
+	if err != nil {
+		return 0, err
+	}
+	offs, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ends.Each(func(end kadm.ListedOffset) {
+		at := int64(0) // no commit yet: consumed from the log start, 0 here
+		if o, ok := offs.Lookup(end.Topic, end.Partition); ok && o.At >= 0 {
+			at = o.At
+		}
+		n += end.Offset - at
+	})
+	return n, nil
+}
+
+// gaugeSum sums a gauge family's series.
+func gaugeSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+// TestLagUnderLoad runs a worker on a store too slow for the load, so that a backlog of tens
+// of thousands of records builds up while the client fetches ahead, and checks that
+// engage_worker_consumer_lag_records stays within 5 % of the backlog measured from outside
+// (high watermarks − committed offsets, read with kadm), sample after sample.
+func TestLagUnderLoad(t *testing.T) {
+	_, brokers := testenv.Kafka(t)
+	cl, err := kgo.NewClient(append(kafka.ClientOpts(brokers, "test-producer", nil), kafka.ProducerOpts()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	pub := kafka.NewPublisher(cl, topics.Events)
+	seq := 0
+	publish := func(n int) {
+		evs := make([]event.Event, 0, n)
+		for range n {
+			in := event.Input{EventID: fmt.Sprintf("e-%d", seq), AccountID: fmt.Sprintf("acct-%d", seq%16), UserID: "u1",
+				Name: "report.viewed", Timestamp: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC).Add(time.Duration(seq) * time.Millisecond).Format(time.RFC3339Nano)}
+			seq++
+			ev, err := in.Build(time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC))
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs = append(evs, ev)
+		}
+		if err := pub.Publish(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		publish(1000) // a backlog to start from
+	}
+
+	store := &slowStore{nullStore: nullStore{ids: map[string]int{}}, delay: 100 * time.Millisecond}
+	cfg := worker.DefaultConfig()
+	cfg.FlushInterval = 20 * time.Millisecond
+	cfg.MaxBatchRecords = 300
+	cfg.LagInterval = 50 * time.Millisecond
+	reg := prometheus.NewRegistry()
+	w, err := worker.New(cfg, store, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons := newConsumer(t, brokers, cfg, w)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, cons, cons) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	}()
+
+	// Keep producing about 5 000 records/s, more than the worker stores.
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		for tick := time.NewTicker(20 * time.Millisecond); loadCtx.Err() == nil; <-tick.C {
+			publish(100)
+		}
+	}()
+	defer func() {
+		stopLoad()
+		<-loadDone
+	}()
+
+	testenv.Eventually(t, 20*time.Second, func() error {
+		if n := store.count(); n < 3000 {
+			return fmt.Errorf("stored %d events", n)
+		}
+		return nil
+	})
+	samples, maxBuffered := 0, 0.0
+	for i := 0; i < 20; i++ {
+		time.Sleep(150 * time.Millisecond)
+		before, err := backlog(ctx, adm, cfg.Group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gauge := gaugeSum(t, reg, "engage_worker_consumer_lag_records")
+		after, err := backlog(ctx, adm, cfg.Group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		maxBuffered = max(maxBuffered, gaugeSum(t, reg, "engage_worker_buffered_records"))
+		lo, hi := float64(min(before, after)), float64(max(before, after))
+		t.Logf("backlog %d..%d, gauge %.0f", int64(lo), int64(hi), gauge)
+		if lo < 10_000 {
+			t.Fatalf("backlog %d: the load does not outrun the worker", int64(lo))
+		}
+		if gauge < 0.95*lo || gauge > 1.05*hi {
+			t.Errorf("lag gauge %.0f, measured backlog %d..%d: off by more than 5 %%", gauge, int64(lo), int64(hi))
+		}
+		samples++
+	}
+	t.Logf("%d samples; buffered records gauge up to %.0f", samples, maxBuffered)
 }
