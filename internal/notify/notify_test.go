@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"runtime"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -395,5 +397,55 @@ func TestSender(t *testing.T) {
 		if a.Outcome != tt.outcome || a.Status != tt.status || a.RetryAfter != tt.after {
 			t.Errorf("%s: %+v, want %s %d retry-after %s", tt.mode, a, tt.outcome, tt.status, tt.after)
 		}
+	}
+}
+
+// oneByOne hands over one record per Poll, so that takes interleave with deliveries.
+type oneByOne struct{ memFeed }
+
+func (f *oneByOne) Poll(ctx context.Context) ([]Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.read < len(f.recs) {
+		f.read++
+		return f.recs[f.read-1 : f.read], nil
+	}
+	return nil, nil
+}
+
+// TestRunnerOneDeliveryPerAccount: however records and deliveries interleave, an account
+// never has two deliveries at once (its changes would race and could arrive out of order).
+func TestRunnerOneDeliveryPerAccount(t *testing.T) {
+	feed := &oneByOne{}
+	for i := range 20000 {
+		feed.recs = append(feed.recs, changeRecord(fmt.Sprintf("a%d", i%3), i/3+1, "red", "", int64(i)))
+	}
+	var mu sync.Mutex
+	inflight := map[string]int{}
+	var overlap, order int
+	last := map[string]string{}
+	tr := &fakeTransport{script: func(c Change, _ int) Attempt {
+		mu.Lock()
+		inflight[c.AccountID]++
+		if inflight[c.AccountID] > 1 {
+			overlap++
+		}
+		if last[c.AccountID] == c.ID {
+			order++
+		}
+		last[c.AccountID] = c.ID
+		mu.Unlock()
+		if rand.N(2) == 0 {
+			runtime.Gosched() // let a take run while this delivery is in flight
+		}
+		mu.Lock()
+		inflight[c.AccountID]--
+		mu.Unlock()
+		return Attempt{Status: 200, Outcome: Delivered}
+	}}
+	r := NewRunner(testDest(), RunnerConfig{CommitInterval: 5 * time.Millisecond}, feed, tr, &memDLQ{}, &memLog{}, NewMetrics(nil), nil)
+	runUntil(t, r, func() bool { feed.mu.Lock(); defer feed.mu.Unlock(); return feed.committed[0] == 20000 })
+	if overlap > 0 || order > 0 || len(tr.arrived) != 20000 {
+		t.Errorf("%d overlapping deliveries of one account, %d repeated, %d delivered; want 0, 0, 20000", overlap, order, len(tr.arrived))
 	}
 }

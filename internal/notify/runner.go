@@ -285,31 +285,36 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// account delivers an account's queued changes one after the other.
+// account delivers an account's queued changes one after the other. The queue is removed
+// in the same critical section that empties it, so that take starts a new goroutine only
+// when none is running for the account.
 func (r *Runner) account(ctx context.Context, id string) {
 	defer r.wg.Done()
+	r.mu.Lock()
+	it := r.queues[id][0]
+	r.mu.Unlock()
 	for {
-		r.mu.Lock()
-		q := r.queues[id]
-		if len(q) == 0 {
-			delete(r.queues, id)
-			r.mu.Unlock()
-			return
-		}
-		it := q[0]
-		r.mu.Unlock()
 		if !r.deliver(ctx, it) {
 			return // shutting down: the account's changes stay unhandled and uncommitted
 		}
 		r.mu.Lock()
-		r.queues[id] = r.queues[id][1:]
+		q := r.queues[id][1:]
 		r.parts[it.rec.Partition].finish(it.rec.Offset)
 		r.pending--
 		r.m.pending.WithLabelValues(r.d.Name).Set(float64(r.pending))
+		if len(q) == 0 {
+			delete(r.queues, id)
+		} else {
+			r.queues[id] = q
+			it = q[0]
+		}
 		r.mu.Unlock()
 		select {
 		case r.room <- struct{}{}:
 		default:
+		}
+		if len(q) == 0 {
+			return
 		}
 	}
 }
