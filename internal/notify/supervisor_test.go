@@ -93,7 +93,10 @@ func TestSupervisorFollowsConfiguration(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _ = sup.Run(ctx, cfg("destinations:\n  - name: a\n    url: http://x/a\n  - name: b\n    url: http://x/b\n")); close(done) }()
+	go func() {
+		_ = sup.Run(ctx, cfg("destinations:\n  - name: a\n    url: http://x/a\n  - name: b\n    url: http://x/b\n"))
+		close(done)
+	}()
 	time.Sleep(20 * time.Millisecond)
 	sup.Apply(cfg("destinations:\n  - name: a\n    url: http://x/a\n  - name: b\n    url: http://x/b2\n  - name: c\n    url: http://x/c\n"))
 	sup.Apply(cfg("destinations:\n  - name: b\n    url: http://x/b2\n  - name: c\n    url: http://x/c\n"))
