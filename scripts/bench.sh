@@ -39,6 +39,8 @@ if [[ -z ${BENCH_SKIP_MICRO:-} ]]; then
     # instance, and the full pass by 1, 2 and 4 instances sharing the partitions.
     run ./internal/scorer 2 '^BenchmarkRescore1M$' -benchtime 1x -timeout 60m
   fi
+  # The notifier: signed deliveries per second to a fast local receiver, 1, 10, 100 destinations.
+  run ./internal/notify 2 '^BenchmarkDeliveries$' -benchtime 5000x
   # Customer-success KPI views over 10k accounts × 12 months of synthetic history (target:
   # each view ≤ 1 s); prints one ns/op line per view.
   run ./pkg/kpi 2 '^BenchmarkViews$' -benchtime 1x -timeout 15m
