@@ -27,7 +27,7 @@ build: ## build every service and tool into bin/
 run: deps build ## start the whole pipeline in the foreground (Ctrl-C stops it)
 	@exec $(BIN)/devstack
 
-run-cluster: deps build ## the same on a 2 × 2 ClickHouse cluster with ZooKeeper, 3 brokers, 2 workers (docs/SCALING.md)
+run-cluster: deps build ## the same on a 2 × 2 ClickHouse cluster with ZooKeeper, 3 brokers, 2 workers, 2 scorers (docs/SCALING.md)
 	@exec $(BIN)/devstack -cluster
 
 test: deps lint unit fuzz ## everything CI runs: lint, unit + integration tests, short fuzzing

@@ -176,6 +176,7 @@ func (c config) banner(chAddr, topology string) {
   └───────────────────────────────────────────────────────────────────────────┘
   gateway      http://%[1]s        (POST /v1/events, Segment /v1/batch …)
   scorer API   http://%[2]s        (GET /v1/accounts/{id}/health, read key %[7]s)
+  notifier     http://127.0.0.1:8087        (webhooks of deploy/notifier.yaml, docs/NOTIFIER.md)
   ClickHouse   %[3]s          (database engagement)
   write key    %[4]s
 %[8]s
