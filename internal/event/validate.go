@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // ErrInvalid is wrapped by every validation error, so callers can tell bad input from
@@ -86,9 +87,16 @@ func (in *Input) Build(receivedAt time.Time) (Event, error) {
 var minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || !isRFC3339(s) {
-		return time.Time{}, fmt.Errorf("%s is not an RFC 3339 time", quoteShort(s))
+	// UTC with at most nine fraction digits, what SDKs send (JavaScript's toISOString), takes
+	// the wire decoder's fast path: time.Parse was a third of Build. parseUTC accepts only
+	// times that time.Parse and isRFC3339 accept, and returns the same instant; anything else,
+	// errors included, is theirs. parseUTC only reads the bytes it is given.
+	t, ok := parseUTC(unsafe.Slice(unsafe.StringData(s), len(s)))
+	if !ok {
+		var err error
+		if t, err = time.Parse(time.RFC3339Nano, s); err != nil || !isRFC3339(s) {
+			return time.Time{}, fmt.Errorf("%s is not an RFC 3339 time", quoteShort(s))
+		}
 	}
 	if t.Before(minTime) {
 		return time.Time{}, fmt.Errorf("%s is before 2000-01-01", quoteShort(s))

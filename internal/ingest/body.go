@@ -111,6 +111,8 @@ func readBody(w http.ResponseWriter, r *http.Request, gz bool, limit int64, l *l
 	if !l.acquire(hint) {
 		return nil, errSaturated
 	}
+	// A new buffer for every request, never pooled: the strings newText takes from the body
+	// are views of it and may outlive the request.
 	buf := make([]byte, 0, hint)
 	for {
 		if len(buf) == cap(buf) {

@@ -27,8 +27,8 @@ type Config struct {
 	MaxBodyBytes int64
 
 	// MaxInflightBytes bounds the memory held by requests being read, decoded or published:
-	// each request is charged twice its decoded body (the body, and the event strings taken
-	// from it) while it is served. A request that would go over the bound gets 503 with
+	// each request is charged twice its decoded body (the body, and the events' wire
+	// encoding held while they are published) while it is served. A request that would go over the bound gets 503 with
 	// Retry-After at once instead of waiting, so a slow broker sheds load instead of growing
 	// the heap. Must be at least 2 × MaxBodyBytes. Default 64 MiB (DefaultMaxInflightBytes).
 	MaxInflightBytes int64

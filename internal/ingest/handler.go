@@ -215,11 +215,12 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, rq *request) *h
 	if herr != nil {
 		return herr
 	}
-	// The event strings are substrings of one copy of the body: charge it too.
+	// Charge the body a second time for the events' wire encoding, about as large, which
+	// the Publisher holds until the broker has acknowledged them.
 	if !rq.lease.acquire(int64(len(body))) {
 		return errSaturated
 	}
-	t := &text{b: body, s: string(body)}
+	t := newText(body) // from here on, nothing writes to body: see newText
 
 	var seg segmentResult
 	var err error
