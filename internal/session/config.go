@@ -55,6 +55,12 @@ func (c Config) Validate() error {
 	if c.Lateness < 0 {
 		errs = append(errs, fmt.Errorf("%w: Lateness %v must not be negative", ErrConfig, c.Lateness))
 	}
+	// The cap's cuts are stable only if a session's first event can no longer move by the
+	// time the session reaches MaxSessionLength: an accepted event is at most Lateness older
+	// than the newest, and joins a session at most SessionTimeout after it.
+	if c.Lateness >= 0 && c.SessionTimeout > 0 && c.Lateness+c.SessionTimeout >= MaxSessionLength {
+		errs = append(errs, fmt.Errorf("%w: Lateness %v + SessionTimeout %v must be under MaxSessionLength %v", ErrConfig, c.Lateness, c.SessionTimeout, MaxSessionLength))
+	}
 	return errors.Join(errs...)
 }
 

@@ -13,7 +13,8 @@ var fuzzConfigs = []Config{
 	DefaultConfig(),
 	{SessionTimeout: 2 * time.Second, IdleThreshold: time.Second, Lateness: 3 * time.Second},
 	{SessionTimeout: time.Second, IdleThreshold: time.Second, Lateness: 0},
-	{SessionTimeout: 24 * time.Hour, IdleThreshold: 24 * time.Hour, Lateness: 48 * time.Hour},
+	// The longest windows allowed: Lateness + SessionTimeout just under MaxSessionLength.
+	{SessionTimeout: 12 * time.Hour, IdleThreshold: 12 * time.Hour, Lateness: 12*time.Hour - time.Millisecond},
 }
 
 // FuzzTracker drives a Tracker, through the simulated worker, with an arbitrary sequence of

@@ -438,7 +438,10 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"defaults", def, ""},
 		{"zero lateness", with(func(c *Config) { c.Lateness = 0 }), ""},
-		{"24h timeout", with(func(c *Config) { c.SessionTimeout = 24 * time.Hour }), ""},
+		{"longest timeout with zero lateness", with(func(c *Config) { c.SessionTimeout = 24*time.Hour - time.Millisecond; c.Lateness = 0 }), ""},
+		// With the 24 h cap, a session's first event must be settled before the session
+		// can reach 24 h.
+		{"timeout and lateness reach the cap", with(func(c *Config) { c.SessionTimeout = 23 * time.Hour }), "MaxSessionLength"},
 		{"zero value", Config{}, "SessionTimeout"},
 		{"every bad field is named", Config{SessionTimeout: -time.Minute, IdleThreshold: time.Nanosecond, Lateness: -time.Second}, "SessionTimeout|IdleThreshold|Lateness"},
 		{"timeout over a day", with(func(c *Config) { c.SessionTimeout = 24*time.Hour + time.Millisecond }), "SessionTimeout"},
