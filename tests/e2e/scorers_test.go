@@ -143,14 +143,18 @@ func accountHealth(addr, account string) (string, error) {
 	return body.Band, nil
 }
 
-// TestScorersFailOver: three scorer instances share the accounts while every account changes
+// TestScorersFailOver (in both ClickHouse modes): three scorer instances share the accounts while every account changes
 // band in every round. One is killed with -9 and, later, one is paused with SIGSTOP for 40 s
 // (past its 10 s group session) and resumed, a zombie. Through all of it, every band change
 // is announced exactly once with the ids one scorer would have given it, the killed
 // instance's accounts are announced again by the others within 30 s, and every instance's
 // read API answers for every account.
 func TestScorersFailOver(t *testing.T) {
-	e, _ := newEnvIn(t, "single")
+	inModes(t, scorersFailOver)
+}
+
+func scorersFailOver(t *testing.T, mode string) {
+	e, _ := newEnvIn(t, mode)
 	e.broker(t)
 	e.worker(t)
 	e.gateway(t)
