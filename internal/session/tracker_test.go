@@ -297,9 +297,6 @@ func TestLargeUserDuplicates(t *testing.T) {
 // cut the session at MaxSessionLength, and a restore from the last Fold must continue exactly
 // like the Tracker that never stopped.
 func TestDayLongSessionMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("9.4 M events")
-	}
 	const (
 		rate  = 100 // events per second
 		step  = 1000 / rate
