@@ -222,6 +222,15 @@ func expectViews(t *testing.T, conn driver.Conn, account string) {
 				return fmt.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
 			}
 		}
+		// user_engaged_days (migration 0012) keeps every user-day that any version of a
+		// session-day showed active, on the rule that the worker never takes one back: here
+		// after merges, retractions and crashes, it must hold the active days of the live
+		// sessions exactly.
+		got := query(t, conn, `SELECT user_id, toString(day) FROM user_active_days WHERE account_id = ? ORDER BY user_id, day`, account)
+		want := query(t, conn, `SELECT user_id, toString(day) FROM session_days_latest WHERE account_id = ? AND active = 1 GROUP BY user_id, day ORDER BY user_id, day`, account)
+		if got != want || want == "" {
+			return fmt.Errorf("user_active_days:\n got %q\nwant %q (the active days of live sessions)", got, want)
+		}
 		return nil
 	})
 }

@@ -12,8 +12,10 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/engage-oss/engage/internal/adapters/clickhouse"
 	"github.com/engage-oss/engage/internal/dev/testenv"
 	"github.com/engage-oss/engage/pkg/kpi"
+	"github.com/engage-oss/engage/schemas"
 )
 
 // synthetic describes a generated history: accounts over the 12 months before the current
@@ -40,6 +42,10 @@ func (s synthetic) statements() []string {
 	at := func(d, h string) string {
 		return fmt.Sprintf("least(toDateTime(%s, 'UTC') + (%s) * 86400 + (%s) * 3600, now())", base, d, h)
 	}
+	// the same, s more seconds.
+	atPlus := func(d, h, s string) string {
+		return fmt.Sprintf("least(toDateTime(%s, 'UTC') + (%s) * 86400 + (%s) * 3600 + (%s), now())", base, d, h, s)
+	}
 	insert := func(prefix, n, account, user, name, ts, props string) string {
 		return fmt.Sprintf(`INSERT INTO events_raw (event_id, account_id, user_id, name, ts, ts_ms, received_at, properties, ver)
 SELECT concat('%s', toString(number)), %s, %s, %s, t, toInt64(toUInt32(t)) * 1000, t, %s, 4611686018427387904 - number
@@ -50,6 +56,20 @@ FROM (SELECT number, %s AS t FROM numbers(%s))`, prefix, account, user, name, pr
 	user := fmt.Sprintf("concat('u', toString(intDiv(number %% %d, %d)))", users, s.accounts)
 	uIdx := fmt.Sprintf("(number %% %d)", users)
 	signupDay := fmt.Sprintf("(%s %% 300)", uIdx)
+	// The k-th active day of user uIdx (an expression), as a day of the history.
+	activeDay := func(k string) string {
+		return fmt.Sprintf("%s + (%s * 7 + %s %% 7) %% (365 - %s)", signupDay, k, uIdx, signupDay)
+	}
+	activeDays := s.eventsPerUser / 3
+	// The sessions the worker would write for the product events: one per user and active
+	// day (n = u + users * k), 8 active minutes, on the day it starts.
+	sessionDay := fmt.Sprintf("toDate(%s, 'UTC')", at(activeDay(fmt.Sprintf("intDiv(number, %d)", users)), "9"))
+	sessionID := fmt.Sprintf("concat('s', toString(number %% %d), '-', toString(%s))", users, sessionDay)
+	sessionsInsert := fmt.Sprintf(`INSERT INTO sessions_raw (account_id, user_id, session_id, started_at, ended_at, start_ms, end_ms, active_ms, event_count, kafka_partition, deleted, ver)
+SELECT %s, %s, %s, t, t + 480, toInt64(toUInt32(t)) * 1000, toInt64(toUInt32(t)) * 1000 + 480000, 480000, 3, 0, 0, 1
+FROM (SELECT number, %s AS t FROM numbers(%d))`, userAcct, user, sessionID, at(activeDay(fmt.Sprintf("intDiv(number, %d)", users)), "9"), users*activeDays)
+	sessionDaysInsert := fmt.Sprintf(`INSERT INTO session_days_raw (account_id, user_id, session_id, day, active_ms, events, active, started, deleted, ver)
+SELECT %s, %s, %s, %s, 480000, 3, 1, 1, 0, 1 FROM numbers(%d)`, userAcct, user, sessionID, sessionDay, users*activeDays)
 	return []string{
 		// $account: n = a + accounts * k, k = 0..12.
 		insert("acct-", fmt.Sprint(s.accounts*13), acct(fmt.Sprintf("number %% %d", s.accounts)), "''", "'$account'",
@@ -61,11 +81,12 @@ FROM (SELECT number, %s AS t FROM numbers(%s))`, prefix, account, user, name, pr
            '","seats":', toString(5 + (number + intDiv(number, %[1]d)) %% 10),
            ',"mrr":', toString(50 * (5 + (number + intDiv(number, %[1]d)) %% 10)), '}'))`, s.accounts)),
 		insert("signup-", fmt.Sprint(users), userAcct, user, "'$signup'", at(signupDay, "8"), "''"),
-		// Product events: n = u + users * e, e = 0..eventsPerUser-1; three per active day.
+		// Product events: n = u + users * e, e = 0..eventsPerUser-1; three per active day, at
+		// 9:00, 9:04 and 9:08 (one session of 8 active minutes).
 		insert("p-", fmt.Sprint(users*s.eventsPerUser), userAcct, user,
 			fmt.Sprintf("['dashboard.viewed','report.viewed','search.performed','invoice.created','filter.applied','report.created','invoice.sent','customer.updated','$heartbeat'][(number + intDiv(number, %d)) %% 9 + 1]", users),
-			at(fmt.Sprintf("%s + (intDiv(intDiv(number, %d), 3) * 7 + %s %% 7) %% (365 - %s)", signupDay, users, uIdx, signupDay),
-				fmt.Sprintf("9 + intDiv(number, %d) %% 3", users)),
+			atPlus(activeDay(fmt.Sprintf("intDiv(intDiv(number, %d), 3)", users)), "9",
+				fmt.Sprintf("intDiv(number, %d) %% 3 * 240", users)),
 			"''"),
 		insert("nps-", fmt.Sprint(users*4), userAcct, user, "'$nps'",
 			at(fmt.Sprintf("intDiv(number, %d) * 91 + %s %% 80", users, uIdx), "10"),
@@ -74,6 +95,8 @@ FROM (SELECT number, %s AS t FROM numbers(%s))`, prefix, account, user, name, pr
 			at(fmt.Sprintf("intDiv(number, %d) * 91 + %s %% 85", users, uIdx), "11"),
 			fmt.Sprintf(`concat('{"score":', toString(1 + (number + intDiv(number, %d)) %% 5), '}')`, users)),
 		insert("ref-", fmt.Sprint(users), userAcct, user, "'$referral'", at(signupDay+" + 10", "12"), "''"),
+		sessionsInsert,
+		sessionDaysInsert,
 		insert("renewal-", fmt.Sprint(s.accounts), acct("number"), "'u0'", "'$renewal'",
 			at(fmt.Sprintf("number %% 360"), "13"),
 			`if(number % 5 = 0, '{"renewed":false}', '{"renewed":true}')`),
@@ -218,6 +241,21 @@ var allViews = []benchView{
 		"SELECT * FROM time_to_value_summary"},
 	{"retention_cohorts", cols("cohort_week, users, eligible_d1, retained_d1, retention_d1, eligible_d7, retained_d7, retention_d7, eligible_d30, retained_d30, retention_d30"),
 		"SELECT * FROM retention_cohorts"},
+	// The engagement views (migrations 0002 and 0003).
+	{"sessions", cols("account_id, user_id, session_id, started_at, ended_at, active_seconds, event_count"),
+		"SELECT * FROM sessions WHERE account_id = 'a42'"},
+	{"user_daily", cols("account_id, user_id, day, active_seconds, sessions, events"),
+		"SELECT * FROM user_daily WHERE account_id = 'a42'"},
+	{"account_daily", cols("account_id, day, dau, active_seconds, sessions, events"),
+		"SELECT * FROM account_daily WHERE account_id = 'a42'"},
+	{"account_traits", cols("account_id, seats, plan, mrr, status, updated_at"),
+		"SELECT * FROM account_traits WHERE account_id = 'a42'"},
+	{"account_engagement", cols("account_id, day, dau, wau, mau, active_days_14d, seats, license_utilisation, stickiness"),
+		"SELECT * FROM account_engagement WHERE account_id = 'a42'"},
+	{"feature_daily", cols("account_id, day, name, users, events"),
+		"SELECT * FROM feature_daily WHERE account_id = 'a42'"},
+	{"plan_engagement", cols("plan, day, accounts, avg_dau, avg_active_days_14d, avg_license_utilisation, avg_active_seconds_per_active_user"),
+		"SELECT * FROM plan_engagement"},
 }
 
 // BenchmarkViews times every KPI view over 10k accounts x 12 months of history (plus the
@@ -247,14 +285,26 @@ func BenchmarkViews(b *testing.B) {
 	if v := os.Getenv("KPI_BENCH_CLICKHOUSE"); v != "" {
 		mode = v
 	}
-	conn, _ := testenv.Database(b, mode)
-	start := time.Now()
-	synthetic{accounts: 10_000, usersPerAccount: users, eventsPerUser: 144}.load(b, conn)
+	hist := synthetic{accounts: 10_000, usersPerAccount: users, eventsPerUser: 144}
+	var conn driver.Conn
 	var rows uint64
+	if addr, db := os.Getenv("KPI_BENCH_CLICKHOUSE_ADDR"), os.Getenv("KPI_BENCH_DATABASE"); addr != "" && db != "" {
+		// A history of a million users takes minutes to load: keep it in a database of
+		// its own on a server of one's own and reuse it between runs.
+		conn = keptDatabase(b, addr, db)
+		start := time.Now()
+		hist.loadResumable(b, conn)
+		b.Logf("loaded in %s", time.Since(start).Round(time.Millisecond))
+	} else {
+		conn, _ = testenv.Database(b, mode)
+		start := time.Now()
+		hist.load(b, conn)
+		b.Logf("loaded in %s", time.Since(start).Round(time.Millisecond))
+	}
 	if err := conn.QueryRow(ctx, "SELECT count() FROM events_raw").Scan(&rows); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("loaded %d events in %s", rows, time.Since(start).Round(time.Millisecond))
+	b.Logf("history: %d events, %d users", rows, hist.accounts*hist.usersPerAccount)
 
 	for _, v := range allViews {
 		b.Run(v.name+"/full", func(b *testing.B) {
@@ -280,4 +330,53 @@ func BenchmarkViews(b *testing.B) {
 			}
 		})
 	}
+}
+
+// loadResumable is load for a kept database: it records each statement it ran in
+// bench_loaded, and runs only the others.
+func (s synthetic) loadResumable(tb testing.TB, conn driver.Conn) {
+	tb.Helper()
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS bench_loaded (step UInt32) ENGINE = TinyLog"); err != nil {
+		tb.Fatal(err)
+	}
+	for i, stmt := range s.statements() {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM bench_loaded WHERE step = ?", uint32(i)).Scan(&n); err != nil {
+			tb.Fatal(err)
+		}
+		if n > 0 {
+			continue
+		}
+		if err := conn.Exec(ctx, stmt); err != nil {
+			tb.Fatalf("%v\n%s", err, stmt)
+		}
+		if err := conn.Exec(ctx, fmt.Sprintf("INSERT INTO bench_loaded (step) SELECT toUInt32(%d)", i)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// keptDatabase opens (creating and migrating it if needed) database db on the server at addr,
+// which the benchmark never drops.
+func keptDatabase(tb testing.TB, addr, db string) driver.Conn {
+	tb.Helper()
+	ctx := context.Background()
+	admin, err := clickhouse.Open(ctx, clickhouse.Config{Addr: addr, Database: "default"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer admin.Close()
+	if err := clickhouse.EnsureDatabase(ctx, admin, db); err != nil {
+		tb.Fatal(err)
+	}
+	conn, err := clickhouse.Open(ctx, clickhouse.Config{Addr: addr, Database: db, MaxOpenConns: 4, MaxIdleConns: 2, ReadTimeout: time.Hour})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	if err := clickhouse.Migrate(ctx, conn, db, schemas.ClickHouse, "clickhouse"); err != nil {
+		tb.Fatal(err)
+	}
+	return conn
 }
