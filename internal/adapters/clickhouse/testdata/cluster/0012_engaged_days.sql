@@ -49,81 +49,88 @@ SELECT
     if(mau > 0, dau / mau, 0) AS stickiness
 FROM
 (
+    
     SELECT
         account_id,
-        toDate(tupleElement(point, 1) + k) AS day,
-        toUInt64(tupleElement(point, 2)) AS dau,
-        toUInt64(tupleElement(point, 3)) AS wau,
-        toUInt64(tupleElement(point, 4)) AS mau,
-        toUInt64(tupleElement(point, 5)) AS active_days_14d
+        toDate(p + k) AS day,
+        toUInt64(a) AS dau,
+        toUInt64(w) AS wau,
+        toUInt64(m) AS mau,
+        toUInt64(t) AS active_days_14d
     FROM
     (
-        SELECT account_id, point
+        SELECT account_id, p, a, w, m, t, sp
         FROM
         (
             
             
             
+            
+            
+            
+            
+            
             SELECT
                 account_id,
-                arrayMap((p, n, d, w, m, a) -> (p, d, w, m, a, least(n, toInt64(toUInt16(toDate(now(), 'UTC'))) + 1) - p),
-                         days, arrayPushBack(arrayPopFront(days), days[-1]),
-                         arrayCumSum(arrayMap(c -> tupleElement(c, 2), sorted)),
-                         arrayCumSum(arrayMap(c -> tupleElement(c, 3), sorted)),
-                         arrayCumSum(arrayMap(c -> tupleElement(c, 4), sorted)),
-                         arrayCumSum(arrayMap(c -> tupleElement(c, 5), sorted))) AS points
+                arraySort(arrayFilter(c -> bitAnd(c, 4294967295) != 2147483648, arrayConcat(
+                    groupArray(bitOr(bitShiftLeft(toUInt64(dn), 36), toUInt64(4294967296 * 1 + 2147483648 + dau))),
+                    groupArray(bitOr(bitShiftLeft(toUInt64(dn + 1), 36), toUInt64(4294967296 * 1 + 2147483648 - dau))),
+                    groupArray(bitOr(bitShiftLeft(toUInt64(dn), 36), toUInt64(4294967296 * 2 + 2147483648 + dw))),
+                    groupArray(bitOr(bitShiftLeft(toUInt64(dn), 36), toUInt64(4294967296 * 3 + 2147483648 + dm))),
+                    groupArray(bitOr(bitShiftLeft(toUInt64(dn), 36), toUInt64(4294967296 * 4 + 2147483648 + (dau > 0)))),
+                    groupArray(bitOr(bitShiftLeft(toUInt64(dn + 14), 36), toUInt64(4294967296 * 4 + 2147483648 - (dau > 0))))))) AS codes,
+                arrayMap(c -> toInt64(bitShiftRight(c, 36)), codes) AS days,
+                arrayMap(c -> bitAnd(bitShiftRight(c, 32), 15), codes) AS kinds,
+                arrayMap(c -> toInt64(bitAnd(c, 4294967295)) - 2147483648, codes) AS vals,
+                arrayCumSum(arrayMap((k, v) -> if(k = 1, v, 0), kinds, vals)) AS dau_sum,
+                arrayCumSum(arrayMap((k, v) -> if(k = 2, v, 0), kinds, vals)) AS wau_sum,
+                arrayCumSum(arrayMap((k, v) -> if(k = 3, v, 0), kinds, vals)) AS mau_sum,
+                arrayCumSum(arrayMap((k, v) -> if(k = 4, v, 0), kinds, vals)) AS active_days_sum,
+                arrayMap((d, n) -> greatest(least(n, toInt64(toUInt16(toDate(now(), 'UTC'))) + 1) - d, 0),
+                         days, arrayPushBack(arrayPopFront(days), days[-1])) AS spans
             FROM
             (
+                
+                
                 SELECT
                     account_id,
-                    arraySort(c -> tupleElement(c, 1), arrayConcat(
-                        groupArray((dn, toInt64(dau), toInt64(dw), toInt64(dm), toInt64(dau > 0))),
-                        groupArray((dn + 1, -toInt64(dau), toInt64(0), toInt64(0), toInt64(0))),
-                        groupArray((dn + 14, toInt64(0), toInt64(0), toInt64(0), -toInt64(dau > 0))))) AS sorted,
-                    arrayMap(c -> tupleElement(c, 1), sorted) AS days
+                    intDiv(c, 8) AS dn,
+                    toInt64(countIf(c % 8 = 1)) AS dau,
+                    toInt64(countIf(c % 8 = 3)) - toInt64(countIf(c % 8 = 4)) AS dw,
+                    toInt64(countIf(c % 8 = 5)) - toInt64(countIf(c % 8 = 6)) AS dm
                 FROM
                 (
                     
                     
                     
                     
+                    
+                    
+                    
+                    
                     SELECT
                         account_id,
-                        tupleElement(change, 1) AS dn,
-                        sum(tupleElement(change, 2)) AS dau,
-                        sum(tupleElement(change, 3)) AS dw,
-                        sum(tupleElement(change, 4)) AS dm
-                    FROM
-                    (
-                        
-                        
-                        
-                        
-                        
-                        SELECT
-                            account_id,
-                            arraySort(arrayDistinct(arrayMap(d -> toInt64(toUInt16(d)), groupArray(day)))) AS ds,
-                            arrayPushFront(arrayPopBack(ds), toInt64(-1000000)) AS prev,
-                            arrayPushBack(arrayPopFront(ds), toInt64(1000000)) AS next,
-                            arrayConcat(
-                                arrayMap(d -> (d, 1, 0, 0), ds),
-                                arrayMap(d -> (d, 0, 1, 0), arrayFilter((d, p) -> d - p > 7, ds, prev)),
-                                arrayMap(d -> (d + 7, 0, -1, 0), arrayFilter((d, n) -> n - d > 7, ds, next)),
-                                arrayMap(d -> (d, 0, 0, 1), arrayFilter((d, p) -> d - p > 30, ds, prev)),
-                                arrayMap(d -> (d + 30, 0, 0, -1), arrayFilter((d, n) -> n - d > 30, ds, next))
-                            ) AS changes
-                        FROM user_engaged_days
-                        GROUP BY account_id, user_id
-                    )
-                    ARRAY JOIN changes AS change
-                    GROUP BY account_id, dn
+                        arraySort(arrayDistinct(arrayMap(d -> toInt64(toUInt16(d)), groupArray(day)))) AS ds,
+                        arrayPushFront(arrayPopBack(ds), toInt64(-1000000)) AS prev,
+                        arrayPushBack(arrayPopFront(ds), toInt64(1000000)) AS next,
+                        arrayConcat(
+                            arrayMap(d -> d * 8 + 1, ds),
+                            arrayMap(d -> d * 8 + 3, arrayFilter((d, p) -> d - p > 7, ds, prev)),
+                            arrayMap(d -> (d + 7) * 8 + 4, arrayFilter((d, n) -> n - d > 7, ds, next)),
+                            arrayMap(d -> d * 8 + 5, arrayFilter((d, p) -> d - p > 30, ds, prev)),
+                            arrayMap(d -> (d + 30) * 8 + 6, arrayFilter((d, n) -> n - d > 30, ds, next))
+                        ) AS changes
+                    FROM user_engaged_days
+                    GROUP BY account_id, user_id
                 )
-                GROUP BY account_id
+                ARRAY JOIN changes AS c
+                GROUP BY account_id, dn
             )
+            GROUP BY account_id
         )
-        ARRAY JOIN points AS point
+        ARRAY JOIN days AS p, dau_sum AS a, wau_sum AS w, mau_sum AS m, active_days_sum AS t, spans AS sp
     )
-    ARRAY JOIN range(toUInt64(greatest(tupleElement(point, 6), 0))) AS k
+    ARRAY JOIN range(toUInt64(sp)) AS k
     WHERE mau > 0
 )
 ANY LEFT JOIN (SELECT account_id, seats FROM account_traits) USING account_id;
