@@ -30,22 +30,8 @@ func TestMigrationBackfillsExistingEvents(t *testing.T) {
 	insertRaw(t, after, raw)
 
 	before, name := ch.NewEmptyDatabase(t) // the events, then the KPI migration
-	older := fstest.MapFS{}
-	all, err := fs.Glob(schemas.ClickHouse, "clickhouse/*.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range all {
-		if p >= "clickhouse/0005_" { // the KPI migration and those built on it
-			continue
-		}
-		b, err := fs.ReadFile(schemas.ClickHouse, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		older[p] = &fstest.MapFile{Data: b}
-	}
-	if err := clickhouse.Migrate(ctx, before, name, older, "clickhouse"); err != nil {
+	// Without the KPI migration and those built on it.
+	if err := clickhouse.Migrate(ctx, before, name, migrationsBefore(t, "0005_"), "clickhouse"); err != nil {
 		t.Fatal(err)
 	}
 	insertRaw(t, before, raw)
@@ -77,4 +63,26 @@ func TestMigrationBackfillsExistingEvents(t *testing.T) {
 			checkLines(t, got, err, want)
 		})
 	}
+}
+
+// migrationsBefore is the project's migrations up to, and not including, the file whose
+// name starts with first (e.g. "0012_"): the schema as an older release left it.
+func migrationsBefore(t *testing.T, first string) fstest.MapFS {
+	t.Helper()
+	older := fstest.MapFS{}
+	all, err := fs.Glob(schemas.ClickHouse, "clickhouse/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range all {
+		if p >= "clickhouse/"+first {
+			continue
+		}
+		b, err := fs.ReadFile(schemas.ClickHouse, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		older[p] = &fstest.MapFile{Data: b}
+	}
+	return older
 }

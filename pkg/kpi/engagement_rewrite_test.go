@@ -3,7 +3,6 @@ package kpi_test
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"math"
 	"math/rand/v2"
 	"regexp"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -84,6 +82,14 @@ func workerLikeSessionDays(rng *rand.Rand, accounts, usersPerAccount int, today 
 	return rows
 }
 
+// u8 is a ClickHouse UInt8 flag.
+func u8(v bool) uint8 {
+	if v {
+		return 1
+	}
+	return 0
+}
+
 func insertSessionDays(tb testing.TB, conn driver.Conn, rows []sessionDay) {
 	tb.Helper()
 	ctx := context.Background()
@@ -95,14 +101,8 @@ func insertSessionDays(tb testing.TB, conn driver.Conn, rows []sessionDay) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		b := func(v bool) uint8 {
-			if v {
-				return 1
-			}
-			return 0
-		}
 		for _, r := range rows[:n] {
-			if err := batch.Append(r.account, r.user, r.session, r.day, r.activeMs, r.events, b(r.active), b(r.started), b(r.del), r.ver); err != nil {
+			if err := batch.Append(r.account, r.user, r.session, r.day, r.activeMs, r.events, u8(r.active), u8(r.started), u8(r.del), r.ver); err != nil {
 				tb.Fatal(err)
 			}
 		}
@@ -287,22 +287,7 @@ func TestEngagedDaysBackfill(t *testing.T) {
 	ctx := context.Background()
 	ch := testenv.ClickHouse(t)
 	db, name := ch.NewEmptyDatabase(t)
-	older := fstest.MapFS{}
-	all, err := fs.Glob(schemas.ClickHouse, "clickhouse/*.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range all {
-		if p >= "clickhouse/0012_" {
-			continue
-		}
-		b, err := fs.ReadFile(schemas.ClickHouse, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		older[p] = &fstest.MapFile{Data: b}
-	}
-	if err := clickhouse.Migrate(ctx, db, name, older, "clickhouse"); err != nil {
+	if err := clickhouse.Migrate(ctx, db, name, migrationsBefore(t, "0012_"), "clickhouse"); err != nil {
 		t.Fatal(err)
 	}
 	insertSessionDays(t, db, workerLikeSessionDays(rand.New(rand.NewPCG(5, 6)), 10, 5, time.Now().UTC().Truncate(24*time.Hour)))

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
 	"github.com/engage-oss/engage/internal/topics"
@@ -142,4 +143,29 @@ func Partitions(ctx context.Context, opts []kgo.Opt, topic string) (int32, error
 		return 0, fmt.Errorf("describing %s: %w", topic, d.Err)
 	}
 	return int32(len(d.Partitions)), nil
+}
+
+// CommitOffsets commits the next offsets to read of topic's partitions for cl's group and
+// waits for the answer. franz-go reports a refused partition in the response rather than as
+// the call's error, so both are returned, joined, naming the partition.
+func CommitOffsets(ctx context.Context, cl *kgo.Client, topic string, offsets map[int32]int64) error {
+	m := make(map[int32]kgo.EpochOffset, len(offsets))
+	for p, o := range offsets {
+		m[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
+	}
+	var errs []error
+	cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{topic: m}, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					errs = append(errs, fmt.Errorf("partition %d of %s: %w", p.Partition, t.Topic, err))
+				}
+			}
+		}
+	})
+	return errors.Join(errs...)
 }

@@ -29,9 +29,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
 	"github.com/engage-oss/engage/internal/adapters/kafka"
@@ -264,25 +262,7 @@ func (g *Group) Commit(ctx context.Context, offsets map[int32]int64) error {
 	if err != nil {
 		return err
 	}
-	m := map[int32]kgo.EpochOffset{}
-	for p, o := range offsets {
-		m[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
-	}
-	var errs []error
-	cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{g.topic: m}, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		if err != nil {
-			errs = append(errs, err)
-			return
-		}
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					errs = append(errs, fmt.Errorf("partition %d: %w", p.Partition, err))
-				}
-			}
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
+	if err := kafka.CommitOffsets(ctx, cl, g.topic, offsets); err != nil {
 		return fmt.Errorf("committing notification offsets of group %s: %w", g.cfg.Group, err)
 	}
 	return nil

@@ -25,7 +25,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 
 	"github.com/engage-oss/engage/internal/adapters/kafka"
@@ -138,25 +137,7 @@ func (f *Feed) Poll(ctx context.Context) ([]notify.Record, error) {
 
 // Commit commits offsets of the topic.
 func (f *Feed) Commit(ctx context.Context, offsets map[int32]int64) error {
-	m := map[int32]kgo.EpochOffset{}
-	for p, o := range offsets {
-		m[p] = kgo.EpochOffset{Epoch: -1, Offset: o}
-	}
-	var errs []error
-	f.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{f.topic: m}, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		if err != nil {
-			errs = append(errs, err)
-			return
-		}
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					errs = append(errs, fmt.Errorf("partition %d: %w", p.Partition, err))
-				}
-			}
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
+	if err := kafka.CommitOffsets(ctx, f.cl, f.topic, offsets); err != nil {
 		return fmt.Errorf("committing offsets of group %s: %w", f.group, err)
 	}
 	return nil
